@@ -1,0 +1,9 @@
+//! Headless subcommands. Each file holds one command's arguments and its `run`.
+
+pub mod bench_model;
+pub mod bench_pose;
+pub mod bench_ui;
+pub mod convert;
+pub mod eval;
+pub mod pose;
+pub mod translate;

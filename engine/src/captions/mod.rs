@@ -1,0 +1,1 @@
+//! Timed captions and their files (SRT, WebVTT, JSON).

@@ -1,0 +1,1 @@
+//! Metrics exactly as the Uni-Sign reference computes them (BLEU, ROUGE-L, WER, top-1).

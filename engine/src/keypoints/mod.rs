@@ -1,0 +1,47 @@
+//! The 133-point COCO-WholeBody layout, pose sequences, pose files and the Uni-Sign preprocessing.
+
+/// Number of COCO-WholeBody keypoints.
+pub const NUM_KEYPOINTS: usize = 133;
+
+/// One keypoint in image pixels with its confidence in [0, 1]; confidence 0 means not found.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Keypoint {
+    /// x in pixels from the left edge.
+    pub x: f32,
+    /// y in pixels from the top edge.
+    pub y: f32,
+    /// Confidence; 0 for a point that was not found.
+    pub score: f32,
+}
+
+/// The keypoints of one frame: exactly [`NUM_KEYPOINTS`] points in COCO-WholeBody order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoseFrame {
+    /// Presentation time of the frame in seconds.
+    pub time: f64,
+    /// 133 keypoints in image pixels.
+    pub keypoints_in_image: Vec<Keypoint>,
+}
+
+impl PoseFrame {
+    /// A frame where nothing was found.
+    pub fn empty(time: f64) -> Self {
+        Self {
+            time,
+            keypoints_in_image: vec![Keypoint::default(); NUM_KEYPOINTS],
+        }
+    }
+}
+
+/// A sequence of whole-body poses of one signer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoseSequence {
+    /// Frame width in pixels.
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: f64,
+    /// One entry per decoded frame.
+    pub frames: Vec<PoseFrame>,
+}

@@ -1,0 +1,1 @@
+//! The Uni-Sign model: pose encoder (ST-GCN per body part) and mT5, loaded from official checkpoints.

@@ -1,0 +1,1 @@
+//! Fine-tuning on the user's own clips.
