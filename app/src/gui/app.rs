@@ -172,6 +172,7 @@ pub struct App {
     path_input: String,
     cameras: Option<Result<Vec<String>, String>>,
     settings_open: bool,
+    requested_index: Option<u64>,
     started_at: Instant,
     pose_ready: bool,
     confidence_cache: (usize, Vec<[f64; 6]>),
@@ -211,6 +212,7 @@ impl App {
             path_input: String::new(),
             cameras: None,
             settings_open: false,
+            requested_index: Some(0),
             started_at: Instant::now(),
             pose_ready: false,
             confidence_cache: (0, Vec::new()),
@@ -334,6 +336,9 @@ impl App {
         if let Some(pipeline) = &self.pipeline {
             self.player.playing = false;
             pipeline.command(CaptureCommand::Pause);
+            // Frames already on their way are ignored; the clock resumes from what is shown.
+            pipeline.command(CaptureCommand::Seek(self.player.displayed_index));
+            self.requested_index = Some(self.player.displayed_index);
         }
     }
 
@@ -343,6 +348,7 @@ impl App {
         let index = index.min(last);
         if let Some(pipeline) = &self.pipeline {
             self.player.displayed_index = index;
+            self.requested_index = Some(index);
             pipeline.command(CaptureCommand::Seek(index));
         }
     }
@@ -435,7 +441,15 @@ impl App {
                     WorkerEvent::Ended => self.player.playing = false,
                 }
             }
+            let live = self
+                .source_info
+                .as_ref()
+                .is_some_and(|i| i.frame_count.is_none());
             for msg in pipeline.frames_to_ui.try_iter() {
+                // A paused file shows only what was asked for, not frames still in flight.
+                if !(live || self.player.playing || self.requested_index == Some(msg.index)) {
+                    continue;
+                }
                 self.player.displayed_index = msg.index;
                 self.latency.record_capture(now - msg.captured_at);
                 self.latency.record_displayed(now);
@@ -720,11 +734,7 @@ impl App {
 
     fn player_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let label = if self.player.playing {
-                "⏸ Pause"
-            } else {
-                "▶ Play"
-            };
+            let label = if self.player.playing { "Pause" } else { "Play" };
             if ui.button(label).clicked() {
                 if self.player.playing {
                     self.pause();
@@ -732,10 +742,10 @@ impl App {
                     self.play();
                 }
             }
-            if ui.button("⏮ Previous frame").clicked() {
+            if ui.button("Previous frame").clicked() {
                 self.step(-1);
             }
-            if ui.button("⏭ Next frame").clicked() {
+            if ui.button("Next frame").clicked() {
                 self.step(1);
             }
             let speed_label = ui.label("Speed");
@@ -974,7 +984,7 @@ impl App {
             self.normalized_cache = Some((pose_count, index, current));
         }
         ui.label(format!(
-            "Model input of frame {index}: after root normalisation and score masking (score ≤ {}).",
+            "Model input of frame {index}: after root normalisation and score masking (score <= {}).",
             inspect::SCORE_THRESHOLD
         ));
         let current = self

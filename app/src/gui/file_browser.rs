@@ -90,7 +90,7 @@ impl FileBrowser {
                         Ok(entries) => {
                             for (name, is_dir) in entries {
                                 let label = if *is_dir {
-                                    format!("📁 {name}")
+                                    format!("{name}/")
                                 } else {
                                     name.clone()
                                 };

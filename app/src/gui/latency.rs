@@ -129,15 +129,15 @@ impl LatencyStats {
                 (Some(p50), Some(p99)) => {
                     ui.label(format!("{name}: p50 {p50:.1} {unit}, p99 {p99:.1} {unit}"))
                 }
-                _ => ui.label(format!("{name}: –")),
+                _ => ui.label(format!("{name}: -")),
             };
         };
         egui::Grid::new("latency").num_columns(1).show(ui, |ui| {
             ui.label(format!("Display: {:.1} fps", self.display_fps()));
             ui.end_row();
-            row(ui, "Capture → screen", &self.capture_to_ui_ms, "ms");
+            row(ui, "Capture to screen", &self.capture_to_ui_ms, "ms");
             ui.end_row();
-            row(ui, "Capture → pose", &self.capture_to_pose_ms, "ms");
+            row(ui, "Capture to pose", &self.capture_to_pose_ms, "ms");
             ui.end_row();
             row(ui, "Pose compute", &self.pose_compute_ms, "ms");
             ui.end_row();

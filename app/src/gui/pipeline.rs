@@ -313,7 +313,9 @@ impl Pipeline {
         let capture = CaptureWorker {
             commands: command_rx,
             to_ui: frame_ui_tx,
+            to_ui_oldest: frame_ui_rx.clone(),
             to_pose: pose_job_tx,
+            to_pose_oldest: pose_job_rx.clone(),
             events: event_tx.clone(),
             store: store.clone(),
             counters: counters.clone(),
@@ -372,6 +374,21 @@ impl Drop for Pipeline {
     }
 }
 
+/// Sends `msg`, first dropping the oldest queued message when the channel is full. Returns
+/// whether a message was dropped.
+fn send_newest<T>(sender: &Sender<T>, oldest: &Receiver<T>, msg: T) -> bool {
+    match sender.try_send(msg) {
+        Ok(()) | Err(TrySendError::Disconnected(_)) => false,
+        Err(TrySendError::Full(msg)) => {
+            let dropped = oldest.try_recv().is_ok();
+            // If the consumer emptied the queue meanwhile there is room now; if another
+            // producer filled it again, this message is the one dropped.
+            let sent = sender.try_send(msg).is_ok();
+            dropped || !sent
+        }
+    }
+}
+
 fn send_event(events: &Sender<WorkerEvent>, event: WorkerEvent) {
     if let Err(e) = events.try_send(event) {
         tracing::warn!("worker event lost: {:?}", e.into_inner());
@@ -386,7 +403,11 @@ pub fn color_image_from_frame(frame: &Frame) -> egui::ColorImage {
 struct CaptureWorker {
     commands: Receiver<CaptureCommand>,
     to_ui: Sender<FrameMsg>,
+    /// The UI channel's other end, to drop its oldest message when full.
+    to_ui_oldest: Receiver<FrameMsg>,
     to_pose: Sender<PoseJob>,
+    /// The pose channel's other end, to drop its oldest frame when full.
+    to_pose_oldest: Receiver<PoseJob>,
     events: Sender<WorkerEvent>,
     store: Arc<Store>,
     counters: Arc<PipelineCounters>,
@@ -446,14 +467,15 @@ impl CaptureWorker {
     }
 
     /// Hands frame `stored` on: to the UI as due now and to the pose stage unless its pose is
-    /// known. Full channels drop the frame for that stage.
+    /// known. A full channel drops its oldest frame for this one, so a slow stage always gets
+    /// the newest frame next.
     fn emit(&self, stored: &StoredFrame) {
         let index = stored.frame.index;
         let msg = FrameMsg {
             index,
             captured_at: stored.frame.captured_at,
         };
-        if let Err(TrySendError::Full(_)) = self.to_ui.try_send(msg) {
+        if send_newest(&self.to_ui, &self.to_ui_oldest, msg) {
             self.counters
                 .dropped_before_ui
                 .fetch_add(1, Ordering::Relaxed);
@@ -462,7 +484,7 @@ impl CaptureWorker {
             let job = PoseJob {
                 frame: stored.frame.clone(),
             };
-            if let Err(TrySendError::Full(_)) = self.to_pose.try_send(job) {
+            if send_newest(&self.to_pose, &self.to_pose_oldest, job) {
                 self.counters
                     .dropped_before_pose
                     .fetch_add(1, Ordering::Relaxed);
