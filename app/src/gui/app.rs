@@ -175,6 +175,7 @@ pub struct App {
     requested_index: Option<u64>,
     started_at: Instant,
     pose_ready: bool,
+    pose_failed: bool,
     confidence_cache: (usize, Vec<[f64; 6]>),
     normalized_cache: Option<(usize, u64, Option<NormalizedFrame>)>,
 }
@@ -215,6 +216,7 @@ impl App {
             requested_index: Some(0),
             started_at: Instant::now(),
             pose_ready: false,
+            pose_failed: false,
             confidence_cache: (0, Vec::new()),
             normalized_cache: None,
             options,
@@ -302,6 +304,7 @@ impl App {
         self.texture_index = None;
         self.placement = None;
         self.pose_ready = false;
+        self.pose_failed = false;
         self.confidence_cache = (0, Vec::new());
         self.normalized_cache = None;
         self.latency = LatencyStats::default();
@@ -473,8 +476,11 @@ impl App {
                 _ => "Video stopped",
             };
             self.notice(format!("{prefix}: {message}"), true);
-            if stage == "capture" {
-                self.player.playing = false;
+            match stage {
+                // Nothing was ever shown: back to the start screen, the message stays.
+                "capture" if self.source_info.is_none() => self.close(),
+                "capture" => self.player.playing = false,
+                _ => self.pose_failed = true,
             }
         }
         // Texture for the displayed frame, straight from the store (no decoding here).
@@ -845,7 +851,7 @@ impl App {
         }
         ui.separator();
         ui.heading("Pipeline");
-        if self.is_open() && !self.pose_ready {
+        if self.is_open() && !self.pose_ready && !self.pose_failed {
             ui.weak("Pose backend loading…");
         }
         self.latency.ui(ui);
