@@ -67,8 +67,8 @@ impl ExportJob {
                 let result = export_clip(
                     &worker_path,
                     &request,
-                    &*open_source,
-                    &*make_estimator,
+                    &open_source,
+                    &make_estimator,
                     &pose_config,
                     &store,
                     &worker_progress,
@@ -119,24 +119,8 @@ impl Drop for ExportJob {
 fn export_clip(
     path: &Path,
     request: &SourceRequest,
-    open_source: &(
-         dyn Fn(
-        &SourceRequest,
-    ) -> Result<
-        Box<dyn signcap_engine::source::FrameSource>,
-        signcap_engine::source::SourceError,
-    > + Send
-             + Sync
-     ),
-    make_estimator: &(
-         dyn Fn(
-        &PoseConfig,
-    ) -> Result<
-        Box<dyn signcap_engine::pose::PoseEstimator>,
-        signcap_engine::pose::PoseError,
-    > + Send
-             + Sync
-     ),
+    open_source: &SourceOpener,
+    make_estimator: &EstimatorFactory,
     pose_config: &PoseConfig,
     store: &Store,
     progress: &ExportProgress,

@@ -109,14 +109,13 @@ pub fn normalize_clip(frames: &[&PoseFrame], width: u32, height: u32) -> Vec<Nor
     };
     let body_nodes = InputGroup::Body.keypoint_indices();
     // Clip-level square box over every confident body point (crop_scale).
-    let mut valid = frames
+    let valid = frames
         .iter()
         .flat_map(|f| body_nodes.iter().map(move |&i| triple(f, i)))
-        .filter(|t| t[2] > SCORE_THRESHOLD)
-        .peekable();
+        .filter(|t| t[2] > SCORE_THRESHOLD);
     let mut bounds = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
     let mut valid_count = 0usize;
-    while let Some(t) = valid.next() {
+    for t in valid {
         bounds = (
             bounds.0.min(t[0]),
             bounds.1.min(t[1]),
@@ -288,7 +287,8 @@ mod tests {
                 score: 0.9,
             };
         }
-        frame.keypoints_in_image[10].score = 0.3;
+        // float32(0.3) is above 0.3 in f64 and would be kept; 0.25 is masked.
+        frame.keypoints_in_image[10].score = 0.25;
         let out = normalize_clip(&[&frame], 200, 200);
         let body_out = &out[0].groups[0];
         // y spans the larger extent: nodes 0..7 confident → y from 50 to 190.

@@ -299,7 +299,7 @@ impl Pipeline {
         };
         let spawned = std::thread::Builder::new()
             .name("signcap-pose".into())
-            .spawn(move || pose_worker.run(&*make_estimator, &pose_config));
+            .spawn(move || pose_worker.run(&make_estimator, &pose_config));
         match spawned {
             Ok(handle) => threads.push(handle),
             Err(e) => send_event(
@@ -326,7 +326,7 @@ impl Pipeline {
         let request_for_thread = request.clone();
         let spawned = std::thread::Builder::new()
             .name("signcap-capture".into())
-            .spawn(move || capture.run(&*open_source, &request_for_thread));
+            .spawn(move || capture.run(&open_source, &request_for_thread));
         match spawned {
             Ok(handle) => threads.push(handle),
             Err(e) => send_event(
@@ -425,13 +425,7 @@ struct Clock {
 }
 
 impl CaptureWorker {
-    fn run(
-        self,
-        open_source: &(
-             dyn Fn(&SourceRequest) -> Result<Box<dyn FrameSource>, SourceError> + Send + Sync
-         ),
-        request: &SourceRequest,
-    ) {
+    fn run(self, open_source: &SourceOpener, request: &SourceRequest) {
         let source = match open_source(request) {
             Ok(source) => source,
             Err(e) => {
@@ -721,13 +715,7 @@ struct PoseWorker {
 }
 
 impl PoseWorker {
-    fn run(
-        self,
-        make_estimator: &(
-             dyn Fn(&PoseConfig) -> Result<Box<dyn PoseEstimator>, PoseError> + Send + Sync
-         ),
-        config: &PoseConfig,
-    ) {
+    fn run(self, make_estimator: &EstimatorFactory, config: &PoseConfig) {
         let mut estimator = match make_estimator(config) {
             Ok(estimator) => estimator,
             Err(e) => {
