@@ -778,3 +778,108 @@ impl PoseWorker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_channel_keeps_the_newest_messages() {
+        let (tx, rx) = bounded(2);
+        assert!(!send_newest(&tx, &rx, 1));
+        assert!(!send_newest(&tx, &rx, 2));
+        assert!(send_newest(&tx, &rx, 3));
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    /// A live source at ~200 fps in front of a pose stage that needs 30 ms per frame.
+    struct FastLive {
+        info: SourceInfo,
+        next: u64,
+    }
+
+    impl FrameSource for FastLive {
+        fn info(&self) -> &SourceInfo {
+            &self.info
+        }
+        fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+            if self.next == 100 {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            self.next += 1;
+            Ok(Some(Frame {
+                index: self.next - 1,
+                time: 0.0,
+                captured_at: Instant::now(),
+                width: 4,
+                height: 2,
+                rgb: Arc::new(vec![0; 24]),
+            }))
+        }
+        fn seek(&mut self, _: u64) -> Result<(), SourceError> {
+            Err(SourceError::NotSeekable("live".into()))
+        }
+    }
+
+    struct SlowPose;
+
+    impl PoseEstimator for SlowPose {
+        fn estimate(&mut self, frame: &Frame) -> Result<PoseFrame, PoseError> {
+            std::thread::sleep(Duration::from_millis(30));
+            Ok(PoseFrame::empty(frame.time))
+        }
+        fn reset(&mut self) {}
+    }
+
+    #[test]
+    fn slow_pose_stage_drops_frames_instead_of_queueing_them() {
+        let info = SourceInfo {
+            name: "live".into(),
+            width: 4,
+            height: 2,
+            fps: 200.0,
+            frame_count: None,
+            duration: None,
+        };
+        let pipeline = Pipeline::start(
+            SourceRequest::Camera(0),
+            Arc::new(move |_| {
+                Ok(Box::new(FastLive {
+                    info: info.clone(),
+                    next: 0,
+                }) as Box<dyn FrameSource>)
+            }),
+            Arc::new(|_| Ok(Box::new(SlowPose) as Box<dyn PoseEstimator>)),
+            PoseConfig::default(),
+            PipelineLimits::default(),
+            || {},
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut ended = false;
+        while !ended && Instant::now() < deadline {
+            ended = pipeline
+                .events
+                .recv_timeout(Duration::from_millis(50))
+                .is_ok_and(|e| matches!(e, WorkerEvent::Ended));
+            assert!(pipeline.pose_queue_len() <= FRAMES_TO_POSE_CAPACITY);
+        }
+        assert!(ended, "the source did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+        let computed = pipeline.counters.poses_computed.load(Ordering::Relaxed);
+        let dropped = pipeline
+            .counters
+            .dropped_before_pose
+            .load(Ordering::Relaxed);
+        assert!(
+            computed < 40,
+            "{computed} poses: the slow stage cannot have done them all"
+        );
+        assert!(
+            dropped > 50,
+            "only {dropped} frames dropped before the pose stage"
+        );
+        // The newest frames win: the last frame's pose is computed.
+        assert!(pipeline.store.has_pose(99), "the newest frame was dropped");
+    }
+}
