@@ -115,8 +115,8 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
         opacity = 0.75;
     } else if (in.score < uniforms.low_confidence) {
         // Low confidence: a ring with a dark edge instead of a filled disc.
-        let ring_half_width = max(in.radius_px * 0.25, 1.0);
-        let ring = clamp(ring_half_width - abs(distance - in.radius_px * 0.7) + 0.5, 0.0, 1.0);
+        let ring_half_width = max(in.radius_px * 0.2, 0.75);
+        let ring = clamp(ring_half_width - abs(distance - in.radius_px * 0.75) + 0.5, 0.0, 1.0);
         coverage = min(coverage, ring);
     } else if (distance > in.radius_px - 1.5) {
         // A dark rim keeps bright discs visible on bright video.

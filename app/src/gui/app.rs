@@ -805,21 +805,43 @@ impl App {
         }
         let series = &self.confidence_cache.1;
         let playhead = self.player.displayed_index as f64;
+        let last = self
+            .frame_count()
+            .map_or(playhead, |n| n.saturating_sub(1) as f64);
+        // One strip per group, stacked: strip g spans [g, g + 0.8] for confidence 0..1.
+        let strip_of = |g: usize| (Group::ALL.len() - 1 - g) as f64;
         egui_plot::Plot::new("confidence-strip")
-            .height(70.0)
-            .include_y(0.0)
-            .include_y(1.0)
+            .height(110.0)
+            .include_x(0.0)
+            .include_x(last.max(1.0))
+            .include_y(-0.1)
+            .include_y(Group::ALL.len() as f64)
             .allow_drag(false)
             .allow_zoom(false)
             .allow_scroll(false)
+            .allow_boxed_zoom(false)
             .show_axes([true, false])
-            .legend(egui_plot::Legend::default())
+            .show_grid([true, false])
             .show(ui, |plot_ui| {
                 for (g, group) in Group::ALL.iter().enumerate() {
-                    let points: Vec<[f64; 2]> = series.iter().map(|s| [s[0], s[g + 1]]).collect();
+                    let base = strip_of(g);
+                    let color = inspect::group_color(*group);
+                    let points: Vec<[f64; 2]> = series
+                        .iter()
+                        .map(|s| [s[0], base + 0.8 * s[g + 1]])
+                        .collect();
                     plot_ui.line(
                         egui_plot::Line::new(format!("{} confidence", group.label()), points)
-                            .color(inspect::group_color(*group)),
+                            .color(color)
+                            .fill(base as f32),
+                    );
+                    plot_ui.text(
+                        egui_plot::Text::new(
+                            group.label(),
+                            egui_plot::PlotPoint::new(0.0, base + 0.45),
+                            RichText::new(group.label()).small().color(color),
+                        )
+                        .anchor(egui::Align2::LEFT_CENTER),
                     );
                 }
                 plot_ui.vline(egui_plot::VLine::new("Playhead", playhead));

@@ -45,7 +45,7 @@ pub struct OverlayResources {
 }
 
 /// Radius of keypoint discs in points (logical pixels).
-pub const POINT_RADIUS_POINTS: f32 = 3.5;
+pub const POINT_RADIUS_POINTS: f32 = 4.0;
 /// Half width of limbs in points.
 pub const LIMB_HALF_WIDTH_POINTS: f32 = 1.2;
 

@@ -465,19 +465,18 @@ impl CaptureWorker {
     /// the newest frame next.
     fn emit(&self, stored: &StoredFrame) {
         let index = stored.frame.index;
-        let msg = FrameMsg {
-            index,
-            captured_at: stored.frame.captured_at,
-        };
+        // The frame enters the live pipeline now: decode-ahead may have read it much earlier.
+        let captured_at = Instant::now();
+        let msg = FrameMsg { index, captured_at };
         if send_newest(&self.to_ui, &self.to_ui_oldest, msg) {
             self.counters
                 .dropped_before_ui
                 .fetch_add(1, Ordering::Relaxed);
         }
         if !self.store.has_pose(index) {
-            let job = PoseJob {
-                frame: stored.frame.clone(),
-            };
+            let mut frame = stored.frame.clone();
+            frame.captured_at = captured_at;
+            let job = PoseJob { frame };
             if send_newest(&self.to_pose, &self.to_pose_oldest, job) {
                 self.counters
                     .dropped_before_pose
@@ -487,10 +486,7 @@ impl CaptureWorker {
         (self.repaint)();
     }
 
-    fn store_frame(&self, mut frame: Frame, playhead: u64) -> StoredFrame {
-        // Latency counts from when the frame is handed to the pipeline, not from when a
-        // read-ahead decoded it.
-        frame.captured_at = Instant::now();
+    fn store_frame(&self, frame: Frame, playhead: u64) -> StoredFrame {
         let image = Arc::new(color_image_from_frame(&frame));
         let stored = StoredFrame { frame, image };
         self.counters.decoded.fetch_add(1, Ordering::Relaxed);
@@ -648,9 +644,9 @@ impl CaptureWorker {
                 if let Some(index) = (from..ahead_limit).find(|i| !self.store.has_pose(*i))
                     && let Some(stored) = self.store.frame(index)
                 {
-                    let job = PoseJob {
-                        frame: stored.frame,
-                    };
+                    let mut frame = stored.frame;
+                    frame.captured_at = Instant::now();
+                    let job = PoseJob { frame };
                     if self.to_pose.try_send(job).is_ok() {
                         sent_ahead = Some(index);
                     }
