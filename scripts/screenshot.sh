@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-VIDEO="${1:-../shared/eval-media/videos/ase_FOOTBALL.mp4}"
+VIDEO="${1:-${SIGNCAP_SHARED:-../shared}/eval-media/videos/ase_FOOTBALL.mp4}"
 OUT="${2:-out/screenshot.png}"
 BIN="${SIGNCAP_BIN:-target/release/signcap}"
 if [ -z "${SIGNCAP_BIN:-}" ]; then

@@ -794,11 +794,17 @@ impl App {
         if count != self.confidence_cache.0 {
             let series = pipeline
                 .store
-                .poses()
+                .group_scores()
                 .into_iter()
-                .map(|(i, p)| {
-                    let m = inspect::mean_scores(&p.pose);
-                    [i as f64, m[0], m[1], m[2], m[3], m[4]]
+                .map(|(i, m)| {
+                    [
+                        i as f64,
+                        m[0].into(),
+                        m[1].into(),
+                        m[2].into(),
+                        m[3].into(),
+                        m[4].into(),
+                    ]
                 })
                 .collect();
             self.confidence_cache = (count, series);
@@ -902,7 +908,9 @@ impl App {
         let scale = (available.x / image_size.x)
             .min(available.y / image_size.y)
             .max(0.01);
-        let (rect, response) = ui.allocate_exact_size(image_size * scale, egui::Sense::hover());
+        let (area, _) = ui.allocate_exact_size(available, egui::Sense::hover());
+        let rect = Rect::from_center_size(area.center(), image_size * scale);
+        let response = ui.interact(rect, ui.id().with("video"), egui::Sense::hover());
         let painter = ui.painter_at(rect);
         painter.image(
             texture.id(),

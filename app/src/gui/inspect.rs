@@ -238,14 +238,14 @@ pub fn screen_from_normalized(rect: Rect, triple: &[f64; 3]) -> Pos2 {
 }
 
 /// Mean confidence per overlay group of one frame.
-pub fn mean_scores(pose: &PoseFrame) -> [f64; 5] {
+pub fn mean_scores(pose: &PoseFrame) -> [f32; 5] {
     Group::ALL.map(|group| {
         let range = group.range();
-        let n = range.len() as f64;
+        let n = range.len() as f32;
         range
             .filter_map(|i| pose.keypoints_in_image.get(i))
-            .map(|k| f64::from(k.score))
-            .sum::<f64>()
+            .map(|k| k.score)
+            .sum::<f32>()
             / n
     })
 }

@@ -74,6 +74,8 @@ pub struct StoredPose {
 pub struct Store {
     frames: Mutex<BTreeMap<u64, StoredFrame>>,
     poses: Mutex<BTreeMap<u64, StoredPose>>,
+    /// Mean confidence per overlay group of every computed pose (for the timeline strips).
+    group_scores: Mutex<BTreeMap<u64, [f32; 5]>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -128,7 +130,18 @@ impl Store {
 
     /// Stores the pose of frame `index`.
     pub fn insert_pose(&self, index: u64, pose: StoredPose) {
+        let scores = super::inspect::mean_scores(&pose.pose);
+        lock(&self.group_scores).insert(index, scores);
         lock(&self.poses).insert(index, pose);
+    }
+
+    /// Mean confidence per group ([`super::skeleton::Group::ALL`] order) of every computed
+    /// pose, in frame order.
+    pub fn group_scores(&self) -> Vec<(u64, [f32; 5])> {
+        lock(&self.group_scores)
+            .iter()
+            .map(|(i, s)| (*i, *s))
+            .collect()
     }
 
     fn insert_frame(&self, stored: StoredFrame, keep_around: u64, max_frames: usize) {
