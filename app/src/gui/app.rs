@@ -883,6 +883,18 @@ impl App {
             ui.weak("Pose backend loading…");
         }
         self.latency.ui(ui);
+        let stages = self.player.overlay_index.and_then(|i| {
+            self.pipeline
+                .as_ref()
+                .and_then(|p| p.store.pose(i))
+                .map(|p| p.stage_ms)
+        });
+        if let Some(stages) = stages.filter(|s| !s.is_empty()) {
+            ui.label("Pose backend stages (drawn frame):");
+            for (stage, ms) in stages {
+                ui.label(format!("  {stage}: {ms:.1} ms"));
+            }
+        }
         if let Some(job) = &self.export {
             ui.separator();
             ui.label(format!("Exporting {}", job.path.display()));
@@ -910,7 +922,7 @@ impl App {
             .max(0.01);
         let (area, _) = ui.allocate_exact_size(available, egui::Sense::hover());
         let rect = Rect::from_center_size(area.center(), image_size * scale);
-        let response = ui.interact(rect, ui.id().with("video"), egui::Sense::hover());
+        let response = ui.interact(rect, ui.scope_id().with("video"), egui::Sense::hover());
         let painter = ui.painter_at(rect);
         painter.image(
             texture.id(),
