@@ -222,7 +222,15 @@ fn a_left_hand_duplicate_that_differs_is_an_error() {
 fn truncated_and_foreign_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let pth = std::fs::read(parity_dir().join("tiny_unisign_bf16.pth")).unwrap();
+    let good = dir.path().join("good.safetensors");
+    load_weights(&parity_dir().join("tiny_unisign_bf16.pth"), &config())
+        .unwrap()
+        .save_safetensors(&good)
+        .unwrap();
+    let st = std::fs::read(&good).unwrap();
     let cases = [
+        ("truncated.safetensors", st[..st.len() - 100].to_vec()),
+        ("header-only.safetensors", st[..1000].to_vec()),
         ("truncated.pth", pth[..pth.len() / 2].to_vec()),
         ("tiny.pth", pth[..2].to_vec()),
         ("text.pth", b"this is not a checkpoint at all".to_vec()),

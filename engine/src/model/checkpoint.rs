@@ -232,12 +232,7 @@ pub fn load_weights(path: &Path, config: &UniSignConfig) -> Result<Weights, Mode
         }
         (Source::Pth(pth), entries)
     } else {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
-            .map_err(|e| unreadable(format!("neither a .pth zip nor safetensors: {e}")))?;
+        let tensors = read_safetensors(path)?;
         let entries = tensors
             .iter()
             .map(|(k, t)| {
@@ -364,6 +359,64 @@ pub fn load_weights(path: &Path, config: &UniSignConfig) -> Result<Weights, Mode
         path: shown,
         tensors,
     })
+}
+
+/// Reads a safetensors file tensor by tensor (one copy of the data in memory), checking
+/// the header and that the file holds exactly the bytes it declares.
+pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, ModelError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let shown = path.display().to_string();
+    let io = |source: std::io::Error| ModelError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let bad = |reason: String| ModelError::Unreadable {
+        path: shown.clone(),
+        reason,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut len_bytes = [0u8; 8];
+    file.read_exact(&mut len_bytes)
+        .map_err(|e| bad(format!("neither a .pth zip nor safetensors ({e})")))?;
+    let header_len = u64::from_le_bytes(len_bytes);
+    if header_len > 100_000_000 || header_len + 8 > file_len {
+        return Err(bad(
+            "neither a .pth zip nor safetensors (bad header length)".into(),
+        ));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header).map_err(io)?;
+    let metadata: safetensors::tensor::Metadata = serde_json::from_slice(&header)
+        .map_err(|e| bad(format!("neither a .pth zip nor safetensors ({e})")))?;
+    let data_start = 8 + header_len;
+    let infos = metadata.tensors();
+    let data_len = infos
+        .values()
+        .map(|i| i.data_offsets.1 as u64)
+        .max()
+        .unwrap_or(0);
+    if data_start + data_len != file_len {
+        return Err(bad(format!(
+            "truncated or padded safetensors: header declares {} bytes, file has {}",
+            data_start + data_len,
+            file_len
+        )));
+    }
+    let mut tensors = HashMap::with_capacity(infos.len());
+    for (name, info) in infos {
+        let dtype = DType::try_from(info.dtype)
+            .map_err(|e| bad(format!("key `{name}`: {e}")))?;
+        let (start, end) = info.data_offsets;
+        let mut bytes = vec![0u8; end - start];
+        file.seek(SeekFrom::Start(data_start + start as u64))
+            .map_err(io)?;
+        file.read_exact(&mut bytes).map_err(io)?;
+        let tensor = Tensor::from_raw_buffer(&bytes, dtype, &info.shape, &Device::Cpu)
+            .map_err(|e| bad(format!("key `{name}`: {e}")))?;
+        tensors.insert(name, tensor);
+    }
+    Ok(tensors)
 }
 
 /// Exact equality of two tensors of one shape (bitwise on the stored dtype).
