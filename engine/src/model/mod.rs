@@ -133,6 +133,20 @@ pub enum Language {
     English,
 }
 
+/// Loads only the mT5 part (keys under `mt5_model.`) from a safetensors file, computing in
+/// f32; for benchmarks and mT5-only checks.
+pub fn load_mt5(path: &Path, config: &Mt5Config) -> Result<Mt5, ModelError> {
+    let tensors = checkpoint::read_safetensors(path)?;
+    let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+    Mt5::load(&vb.pp("mt5_model"), config).map_err(|e| match e {
+        ModelError::Compute(e) => ModelError::Unreadable {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        },
+        other => other,
+    })
+}
+
 /// What the encoder saw and produced for one clip.
 #[derive(Clone, Debug)]
 pub struct Encoded {
