@@ -1,5 +1,7 @@
 //! Shared helpers for the integration tests: where the reference material lives.
 
+pub mod media;
+
 use std::path::PathBuf;
 
 /// The repository root.
