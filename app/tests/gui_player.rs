@@ -13,10 +13,11 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use signcap::gui::App;
 use signcap::gui::app::View;
-use signcap::gui::inspect::{self, InputGroup};
+use signcap::gui::inspect;
 use signcap::gui::overlay::{self, LOW_CONFIDENCE, POINT_RADIUS_POINTS};
 use signcap::gui::skeleton::Group;
-use signcap_engine::keypoints::PoseFrame;
+use signcap_engine::keypoints::unisign::{self, FrameSelection, NormalizedClip, Part};
+use signcap_engine::keypoints::{PoseFrame, PoseSequence};
 use signcap_engine::source::FrameSource;
 use support::*;
 
@@ -190,18 +191,32 @@ fn drive_player(harness: &mut Harness<'static, App>, export_path: &Path) {
     let app = harness.state();
     let info = app.source_info.clone().expect("open");
     let store = &app.pipeline().expect("open").store;
-    let poses = store.poses();
-    let frames: Vec<&PoseFrame> = poses.iter().map(|(_, p)| &p.pose).collect();
-    let normalized = inspect::normalize_clip(&frames, info.width, info.height);
-    let position = poses
+    // Independent of the panel's drawing code: the engine's preprocessing over the clip.
+    let poses: Vec<(u64, PoseFrame)> = store
+        .poses()
+        .into_iter()
+        .map(|(i, p)| (i, p.pose))
+        .collect();
+    let clip = NormalizedClip::from_sequence(&PoseSequence {
+        width: info.width,
+        height: info.height,
+        fps: info.fps,
+        frames: poses.iter().map(|(_, p)| p.clone()).collect(),
+    });
+    let input = unisign::preprocess(&clip, &FrameSelection::Uniform).expect("model input");
+    let displayed = app.player.displayed_index;
+    let model_frame = input
+        .frame_indices
         .iter()
-        .position(|(i, _)| *i == app.player.displayed_index)
-        .expect("pose of the displayed frame");
-    let body = &normalized[position].groups[0];
+        .position(|&raw| poses[raw].0 == displayed)
+        .expect("the displayed frame is a model frame (clip under 256 frames)");
+    let body: Vec<[f64; 3]> = (0..9)
+        .map(|node| input.part(Part::Body).triple(model_frame, node))
+        .collect();
     let confident = body.iter().filter(|t| t[2] > 0.0).count();
     let label = format!(
         "Normalised {}: {confident} points",
-        InputGroup::Body.label()
+        inspect::part_label(Part::Body)
     );
     let rect = harness.get_by_label(&label).rect();
     let mut checked = 0;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use eframe::egui_wgpu;
 use egui::{Color32, Key, Modifiers, Pos2, Rect, RichText, Vec2};
-use signcap_engine::keypoints::PoseFrame;
+use signcap_engine::keypoints::{PoseFrame, unisign};
 use signcap_engine::pose::{PoseConfig, PoseError, PoseEstimator};
 use signcap_engine::source::{FrameSource, SourceError, SourceInfo};
 
@@ -1016,32 +1016,35 @@ impl App {
             .as_ref()
             .is_none_or(|(count, at, _)| *count != pose_count || *at != index);
         if stale {
-            // Uni-Sign normalises over the clip; a live source uses the last 256 frames.
-            let poses = pipeline.store.poses();
-            let window: Vec<&(u64, super::pipeline::StoredPose)> = if info.frame_count.is_some() {
-                poses.iter().collect()
-            } else {
-                poses.iter().rev().take(256).rev().collect()
-            };
-            let frames: Vec<&PoseFrame> = window.iter().map(|(_, p)| &p.pose).collect();
-            let normalized = inspect::normalize_clip(&frames, info.width, info.height);
-            let current = window
-                .iter()
-                .position(|(i, _)| *i == index)
-                .and_then(|n| normalized.get(n).cloned());
-            self.normalized_cache = Some((pose_count, index, current));
+            // Uni-Sign normalises over the whole clip; a live source uses its last 256 frames.
+            let mut poses: Vec<(u64, PoseFrame)> = pipeline
+                .store
+                .poses()
+                .into_iter()
+                .map(|(i, p)| (i, p.pose))
+                .collect();
+            if info.frame_count.is_none() {
+                let keep = poses.len().saturating_sub(256);
+                poses.drain(..keep);
+            }
+            let near = inspect::model_input_near(&poses, info.width, info.height, index);
+            self.normalized_cache = Some((pose_count, index, near));
         }
-        ui.label(format!(
-            "Model input of frame {index}: after root normalisation and score masking (score <= {}).",
-            inspect::SCORE_THRESHOLD
-        ));
         let current = self
             .normalized_cache
             .as_ref()
             .and_then(|(_, _, f)| f.as_ref());
-        if current.is_none() {
-            ui.weak("No pose for this frame yet.");
-        }
+        match current {
+            Some(frame) => ui.label(format!(
+                "Model input frame {} of {} (video frame {}), from the {pose_count} frames with \
+                 keypoints: root-normalised, scores <= {} masked.",
+                frame.model_frame + 1,
+                frame.model_frames,
+                frame.video_index,
+                unisign::SCORE_THRESHOLD
+            )),
+            None => ui.weak("No keypoints to normalise yet."),
+        };
         inspect::normalized_view_ui(ui, current);
     }
 

@@ -18,12 +18,8 @@ pub const EXPORT_EXTENSIONS: [&str; 3] = ["pose", "json", "pkl"];
 
 /// Writes `sequence` in the format its extension names.
 pub fn write_sequence(path: &Path, sequence: &PoseSequence) -> anyhow::Result<()> {
-    // Wired to `keypoints::write_pose_file` once the pose-file writers land on main.
-    let _ = sequence;
-    anyhow::bail!(
-        "exporting {}: pose-file writers are not available in this build",
-        path.display()
-    )
+    // The engine's error names the file already.
+    Ok(signcap_engine::keypoints::write_pose_file(path, sequence)?)
 }
 
 /// Progress of a running export, shared with the UI.
