@@ -311,3 +311,42 @@ fn real_clip_full_flow_with_the_engine() {
     assert!(harness.state().is_open());
     drive_player(&mut harness, &dir.path().join("football.json"));
 }
+
+#[test]
+fn pose_file_opens_and_draws_the_recorded_keypoints() {
+    let path = shared_dir().join("eval-media/poses/ase_FOOTBALL.cocowholebody133.pose");
+    let recorded = signcap_engine::keypoints::read_pose_file(&path).expect("readable pose file");
+    let mut options = engine_options();
+    // A pose file needs no pose model: one that cannot load must not matter.
+    options.settings.pose.mediapipe_model_dir = "/nonexistent".into();
+    let mut harness = open_in(
+        options,
+        signcap::gui::pipeline::SourceRequest::File(path.clone()),
+    );
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "the first frame",
+        |app| app.player.overlay_index == Some(0) && app.placement.is_some(),
+    );
+    let info = harness.state().source_info.clone().expect("open");
+    assert_eq!((info.width, info.height), (recorded.width, recorded.height));
+    assert_eq!(info.frame_count, Some(recorded.frames.len() as u64));
+    let (shown, _) = check_overlay_pixels(&mut harness, &recorded.frames[0]);
+    assert!(shown >= 10, "only {shown} keypoints checked");
+    harness
+        .get_by_role_and_label(Role::Slider, "Frame")
+        .set_value_accesskit(40.0);
+    harness.run_steps(3);
+    step_until(&mut harness, Duration::from_secs(10), "frame 40", |app| {
+        app.player.overlay_index == Some(40)
+    });
+    harness.step();
+    let (shown, _) = check_overlay_pixels(&mut harness, &recorded.frames[40]);
+    assert!(shown >= 10, "only {shown} keypoints checked");
+    assert!(
+        harness.state().notices.is_empty(),
+        "{:?}",
+        harness.state().notices
+    );
+}

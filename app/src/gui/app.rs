@@ -879,7 +879,11 @@ impl App {
         }
         ui.separator();
         ui.heading("Pipeline");
-        if self.is_open() && !self.pose_ready && !self.pose_failed {
+        if self.is_open()
+            && !self.pose_ready
+            && !self.pose_failed
+            && self.player.overlay_index.is_none()
+        {
             ui.weak("Pose backend loading…");
         }
         self.latency.ui(ui);

@@ -121,7 +121,8 @@ fn export_clip(
     store: &Store,
     progress: &ExportProgress,
 ) -> anyhow::Result<()> {
-    let mut source = open_source(request)?;
+    let mut source =
+        super::pipeline::open_request(open_source, request, store).map_err(anyhow::Error::msg)?;
     let info: SourceInfo = source.info().clone();
     progress
         .total

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
-use signcap_engine::keypoints::PoseFrame;
+use signcap_engine::keypoints::{self, PoseFrame, PoseSequence};
 use signcap_engine::pose::{PoseConfig, PoseError, PoseEstimator};
 use signcap_engine::source::{Frame, FrameSource, SourceError, SourceInfo};
 
@@ -408,6 +408,95 @@ fn send_event(events: &Sender<WorkerEvent>, event: WorkerEvent) {
     }
 }
 
+/// Opens `request`. A pose file (.pose, .json, .pkl) becomes a plain canvas of its frame size
+/// whose poses are put straight into `store`, so it plays and inspects like a video.
+pub fn open_request(
+    open_source: &SourceOpener,
+    request: &SourceRequest,
+    store: &Store,
+) -> Result<Box<dyn FrameSource>, String> {
+    match request {
+        SourceRequest::File(path) if keypoints::is_pose_file(path) => {
+            let sequence = keypoints::read_pose_file(path).map_err(|e| e.to_string())?;
+            if sequence.frames.is_empty() {
+                return Err(format!("{}: the pose file has no frames", path.display()));
+            }
+            for (index, pose) in sequence.frames.iter().enumerate() {
+                let stored = StoredPose {
+                    pose: pose.clone(),
+                    stage_ms: Vec::new(),
+                };
+                store.insert_pose(index as u64, stored);
+            }
+            Ok(Box::new(PoseFileCanvas::new(path, &sequence)))
+        }
+        _ => open_source(request).map_err(|e| e.to_string()),
+    }
+}
+
+/// Frames for a pose file: a flat background of the recorded size, one per pose frame.
+struct PoseFileCanvas {
+    info: SourceInfo,
+    times: Vec<f64>,
+    next_index: u64,
+    background: Arc<Vec<u8>>,
+}
+
+impl PoseFileCanvas {
+    /// Grey level of the canvas.
+    const BACKGROUND: u8 = 48;
+
+    fn new(path: &std::path::Path, sequence: &PoseSequence) -> Self {
+        let (width, height) = (sequence.width.max(1), sequence.height.max(1));
+        let fps = if sequence.fps > 0.0 {
+            sequence.fps
+        } else {
+            25.0
+        };
+        let frame_count = sequence.frames.len() as u64;
+        Self {
+            info: SourceInfo {
+                name: path.display().to_string(),
+                width,
+                height,
+                fps,
+                frame_count: Some(frame_count),
+                duration: Some(frame_count as f64 / fps),
+            },
+            times: sequence.frames.iter().map(|f| f.time).collect(),
+            next_index: 0,
+            background: Arc::new(vec![Self::BACKGROUND; width as usize * height as usize * 3]),
+        }
+    }
+}
+
+impl FrameSource for PoseFileCanvas {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        let Some(&time) = self.times.get(self.next_index as usize) else {
+            return Ok(None);
+        };
+        let index = self.next_index;
+        self.next_index += 1;
+        Ok(Some(Frame {
+            index,
+            time,
+            captured_at: Instant::now(),
+            width: self.info.width,
+            height: self.info.height,
+            rgb: self.background.clone(),
+        }))
+    }
+
+    fn seek(&mut self, frame_index: u64) -> Result<(), SourceError> {
+        self.next_index = frame_index;
+        Ok(())
+    }
+}
+
 /// RGBA copy of an RGB frame for an egui texture.
 pub fn color_image_from_frame(frame: &Frame) -> egui::ColorImage {
     egui::ColorImage::from_rgb([frame.width as usize, frame.height as usize], &frame.rgb)
@@ -439,10 +528,10 @@ struct Clock {
 
 impl CaptureWorker {
     fn run(self, open_source: &SourceOpener, request: &SourceRequest) {
-        let source = match open_source(request) {
+        let source = match open_request(open_source, request, &self.store) {
             Ok(source) => source,
-            Err(e) => {
-                self.fail(e.to_string());
+            Err(message) => {
+                self.fail(message);
                 return;
             }
         };
@@ -725,21 +814,8 @@ struct PoseWorker {
 
 impl PoseWorker {
     fn run(self, make_estimator: &EstimatorFactory, config: &PoseConfig) {
-        let mut estimator = match make_estimator(config) {
-            Ok(estimator) => estimator,
-            Err(e) => {
-                send_event(
-                    &self.events,
-                    WorkerEvent::Failed {
-                        stage: "pose",
-                        message: e.to_string(),
-                    },
-                );
-                (self.repaint)();
-                return;
-            }
-        };
-        send_event(&self.events, WorkerEvent::PoseReady);
+        // Built on the first frame that needs a pose: a pose file never loads a model.
+        let mut estimator: Option<Box<dyn PoseEstimator>> = None;
         let mut previous_index: Option<u64> = None;
         while !self.stop.load(Ordering::Relaxed) {
             let job = match self.jobs.recv_timeout(Duration::from_millis(20)) {
@@ -751,6 +827,26 @@ impl PoseWorker {
             if self.store.has_pose(index) {
                 continue;
             }
+            let estimator = match &mut estimator {
+                Some(estimator) => estimator,
+                None => match make_estimator(config) {
+                    Ok(built) => {
+                        send_event(&self.events, WorkerEvent::PoseReady);
+                        estimator.insert(built)
+                    }
+                    Err(e) => {
+                        send_event(
+                            &self.events,
+                            WorkerEvent::Failed {
+                                stage: "pose",
+                                message: e.to_string(),
+                            },
+                        );
+                        (self.repaint)();
+                        return;
+                    }
+                },
+            };
             // Tracking backends assume consecutive frames; anything else starts afresh.
             if previous_index.is_none_or(|p| p + 1 != index) {
                 estimator.reset();
