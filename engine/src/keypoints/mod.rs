@@ -1,5 +1,7 @@
 //! The 133-point COCO-WholeBody layout, pose sequences, pose files and the Uni-Sign preprocessing.
 
+pub mod holistic;
+
 /// Number of COCO-WholeBody keypoints.
 pub const NUM_KEYPOINTS: usize = 133;
 
