@@ -200,7 +200,7 @@ pub fn boxes_from_raw_head(
         })
         .collect();
     let anchors = predictions.len() / columns;
-    if anchors != grid.len() || predictions.len() % columns != 0 {
+    if anchors != grid.len() || !predictions.len().is_multiple_of(columns) {
         return Err(format!(
             "raw detector output has {anchors} anchors, the {}x{} input's stride 8/16/32 grids have {}",
             input.width,
@@ -463,8 +463,12 @@ fn warp_affine_bilinear_opencv(image: RgbImage<'_>, forward: &[f64; 6], out: Inp
     let m = invert_affine_like_opencv(forward);
     let round = |v: f64| v.round_ties_even() as i64;
     let (src_w, src_h) = (image.width as i64, image.height as i64);
-    let a_delta: Vec<i64> = (0..out.width).map(|x| round(m[0] * x as f64 * AB_SCALE)).collect();
-    let b_delta: Vec<i64> = (0..out.width).map(|x| round(m[3] * x as f64 * AB_SCALE)).collect();
+    let a_delta: Vec<i64> = (0..out.width)
+        .map(|x| round(m[0] * x as f64 * AB_SCALE))
+        .collect();
+    let b_delta: Vec<i64> = (0..out.width)
+        .map(|x| round(m[3] * x as f64 * AB_SCALE))
+        .collect();
     let pixel = |x: i64, y: i64, c: usize| -> i64 {
         if (0..src_w).contains(&x) && (0..src_h).contains(&y) {
             image.rgb[((y * src_w + x) * 3) as usize + c] as i64
@@ -639,8 +643,8 @@ impl RtmwEstimator {
                 }
             })?
         };
-        let person = largest_box(&boxes)
-            .unwrap_or_else(|| PersonBox::full_image(image.width, image.height));
+        let person =
+            largest_box(&boxes).unwrap_or_else(|| PersonBox::full_image(image.width, image.height));
         let done = Instant::now();
         self.stage_ms.extend([
             ("detector_pre", ms(prepared - started)),
