@@ -1,6 +1,7 @@
 //! Whole-body pose estimation: frames in, 133 COCO-WholeBody keypoints with confidences out.
 
 pub mod mediapipe;
+pub mod rtmw;
 pub mod runtime;
 
 use crate::keypoints::PoseFrame;
@@ -83,9 +84,6 @@ impl Default for PoseConfig {
 pub fn create_estimator(config: &PoseConfig) -> Result<Box<dyn PoseEstimator>, PoseError> {
     match config.backend {
         PoseBackendKind::Mediapipe => Ok(Box::new(mediapipe::MediapipeHolistic::new(config)?)),
-        #[allow(unreachable_patterns)]
-        other => Err(PoseError::Runtime(format!(
-            "backend {other:?} is not built yet"
-        ))),
+        PoseBackendKind::Rtmw => Ok(Box::new(rtmw::RtmwEstimator::new(config)?)),
     }
 }
