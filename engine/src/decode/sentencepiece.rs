@@ -535,11 +535,9 @@ fn build_unigram(pieces: &[Piece], unk_id: usize) -> Result<Unigram, SentencePie
                 p.text.clone(),
                 (p.text.len() as f64) * f64::from(max_score) - 0.1,
             ),
-            // The unknown piece keeps its name (the lattice reports it for unknown text) but
-            // gets the lowest normal score so it cannot lower the unknown penalty's base.
-            PieceKind::Unknown => (p.text.clone(), f64::from(min_score)),
-            // Not in sentencepiece's matching trie: give them names text cannot contain.
-            PieceKind::Control | PieceKind::Unused | PieceKind::Byte => {
+            // Not in sentencepiece's matching trie: give them names text cannot contain and
+            // the lowest normal score so they cannot lower the unknown penalty's base.
+            PieceKind::Unknown | PieceKind::Control | PieceKind::Unused | PieceKind::Byte => {
                 (format!("\u{0}unmatchable-{id}"), f64::from(min_score))
             }
         })
