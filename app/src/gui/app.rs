@@ -22,8 +22,8 @@ use super::pipeline::{
 use super::settings::{Settings, ThemeChoice};
 use super::skeleton::{self, Group};
 
-/// Lists camera names; the app is given one so tests run without cameras.
-pub type CameraLister = Arc<dyn Fn() -> Result<Vec<String>, String> + Send + Sync>;
+/// Lists cameras as (index to open, name); the app is given one so tests run without cameras.
+pub type CameraLister = Arc<dyn Fn() -> Result<Vec<(u32, String)>, String> + Send + Sync>;
 
 /// Speeds the player offers.
 pub const SPEEDS: [f64; 6] = [0.25, 0.5, 1.0, 1.5, 2.0, 4.0];
@@ -85,7 +85,7 @@ pub fn create_engine_estimator(config: &PoseConfig) -> Result<Box<dyn PoseEstima
 }
 
 /// Camera names from the engine.
-pub fn list_engine_cameras() -> Result<Vec<String>, String> {
+pub fn list_engine_cameras() -> Result<Vec<(u32, String)>, String> {
     Ok(Vec::new())
 }
 
@@ -170,7 +170,7 @@ pub struct App {
     pub last_export: Option<Result<PathBuf, String>>,
     browser: Option<FileBrowser>,
     path_input: String,
-    cameras: Option<Result<Vec<String>, String>>,
+    cameras: Option<Result<Vec<(u32, String)>, String>>,
     settings_open: bool,
     requested_index: Option<u64>,
     started_at: Instant,
@@ -721,9 +721,9 @@ impl App {
                     right.label("No camera found. Connect one and press Refresh, or open a video.");
                 }
                 Some(Ok(cameras)) => {
-                    for (index, name) in cameras.iter().enumerate() {
+                    for (index, name) in cameras {
                         if right.button(format!("Use {name}")).clicked() {
-                            self.open(right.ctx(), SourceRequest::Camera(index as u32));
+                            self.open(right.ctx(), SourceRequest::Camera(index));
                         }
                     }
                 }
