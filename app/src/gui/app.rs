@@ -435,13 +435,15 @@ impl App {
     fn pump(&mut self, ctx: &egui::Context) {
         let now = Instant::now();
         let mut failures = Vec::new();
+        let mut ended = false;
         if let Some(pipeline) = &self.pipeline {
             for event in pipeline.events.try_iter() {
                 match event {
                     WorkerEvent::Opened(info) => self.source_info = Some(info),
                     WorkerEvent::PoseReady => self.pose_ready = true,
                     WorkerEvent::Failed { stage, message } => failures.push((stage, message)),
-                    WorkerEvent::Ended => self.player.playing = false,
+                    // Applied after the frames: the clip's last frame may be queued still.
+                    WorkerEvent::Ended => ended = true,
                 }
             }
             let live = self
@@ -456,6 +458,9 @@ impl App {
                 self.player.displayed_index = msg.index;
                 self.latency.record_capture(now - msg.captured_at);
                 self.latency.record_displayed(now);
+            }
+            if ended {
+                self.player.playing = false;
             }
             for msg in pipeline.poses_to_ui.try_iter() {
                 self.latency.record_pose(
