@@ -8,7 +8,7 @@ use eframe::egui_wgpu;
 use egui::{Color32, Key, Modifiers, Pos2, Rect, RichText, Vec2};
 use signcap_engine::keypoints::{PoseFrame, unisign};
 use signcap_engine::pose::{PoseConfig, PoseError, PoseEstimator};
-use signcap_engine::source::{FrameSource, SourceError, SourceInfo};
+use signcap_engine::source::{self, FrameSource, SourceError, SourceInfo};
 
 use super::export::{EXPORT_EXTENSIONS, ExportJob, export_frame};
 use super::file_browser::{BrowserPurpose, FileBrowser};
@@ -67,16 +67,10 @@ impl AppOptions {
 
 /// Opens a file or a camera with the engine's sources.
 pub fn open_engine_source(request: &SourceRequest) -> Result<Box<dyn FrameSource>, SourceError> {
-    match request {
-        SourceRequest::File(path) => Err(SourceError::Open {
-            path: path.display().to_string(),
-            reason: "video decoding is not available in this build".into(),
-        }),
-        SourceRequest::Camera(index) => Err(SourceError::Camera {
-            name: index.to_string(),
-            reason: "camera capture is not available in this build".into(),
-        }),
-    }
+    Ok(match request {
+        SourceRequest::File(path) => Box::new(source::VideoFile::open(path)?),
+        SourceRequest::Camera(index) => Box::new(source::Camera::open(*index)?),
+    })
 }
 
 /// Builds the configured pose backend.
@@ -84,9 +78,11 @@ pub fn create_engine_estimator(config: &PoseConfig) -> Result<Box<dyn PoseEstima
     signcap_engine::pose::create_estimator(config)
 }
 
-/// Camera names from the engine.
+/// Cameras the engine finds, as (index to open, name).
 pub fn list_engine_cameras() -> Result<Vec<(u32, String)>, String> {
-    Ok(Vec::new())
+    source::list_cameras()
+        .map(|cameras| cameras.into_iter().map(|c| (c.index, c.name)).collect())
+        .map_err(|e| e.to_string())
 }
 
 /// Which view fills the centre.
@@ -397,9 +393,7 @@ impl App {
             path,
             pipeline.request.clone(),
             self.options.open_source.clone(),
-            self.options.make_estimator.clone(),
-            self.settings.pose.clone(),
-            pipeline.store.clone(),
+            pipeline.pose_requests(),
             move || repaint_ctx.request_repaint(),
         ) {
             Ok(job) => self.export = Some(job),
