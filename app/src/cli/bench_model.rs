@@ -140,7 +140,11 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
 
     let config = Mt5Config::load(&args.work_dir.join("config.json"))?;
     let load_start = Instant::now();
-    let mt5 = load_mt5(&args.work_dir.join("mt5_base_random.safetensors"), &config)?;
+    let mt5 = load_mt5(
+        &args.work_dir.join("mt5_base_random.safetensors"),
+        &config,
+        DType::F32,
+    )?;
     let load_s = load_start.elapsed().as_secs_f64();
     let inputs = read_safetensors(&args.work_dir.join("inputs.safetensors"))?;
 
