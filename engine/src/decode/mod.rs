@@ -1,5 +1,10 @@
 //! Text generation: the mT5 tokenizer, greedy and beam search.
 
+pub mod sentencepiece;
+pub mod tokenizer;
+
+pub use tokenizer::{MT5Tokenizer, TokenizerError};
+
 /// A seq2seq decoder that the search algorithms drive one token at a time. The encoder side
 /// (and its cross-attention keys and values) is fixed when the decoder is created.
 pub trait StepDecoder {

@@ -1,5 +1,15 @@
 //! The 133-point COCO-WholeBody layout, pose sequences, pose files and the Uni-Sign preprocessing.
 
+mod files;
+pub mod holistic;
+pub mod pickle;
+pub mod pose_format;
+
+pub use files::{
+    DEFAULT_FPS, PoseFileError, PoseReadOptions, UnisignPoses, is_pose_file,
+    pose_format_from_sequence, read_pose_file, read_pose_file_with, read_unisign_pkl_file,
+    sequence_from_pose_format, write_pose_file,
+};
 pub mod unisign;
 
 /// Number of COCO-WholeBody keypoints.

@@ -1,0 +1,134 @@
+//! ONNX Runtime for the pose backends: finding and loading the shared library, and model sessions
+//! whose errors name the model file.
+
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::TensorRef;
+
+use super::{PoseConfig, PoseError};
+
+/// File name of the ONNX Runtime library the project ships beside the executable.
+const LIBRARY_FILE: &str = "libonnxruntime.so.1.31.1";
+
+/// Where the ONNX Runtime library is: `config.ort_library`, else `$ORT_DYLIB_PATH`, else
+/// `third_party/onnxruntime/` beside the executable (or a parent of it), else in the repository.
+pub fn ort_library_path(config: &PoseConfig) -> Result<PathBuf, PoseError> {
+    if let Some(path) = &config.ort_library {
+        return existing_library(path);
+    }
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return existing_library(Path::new(&path));
+    }
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        candidates.extend(
+            exe.ancestors()
+                .skip(1)
+                .map(|dir| dir.join("third_party/onnxruntime").join(LIBRARY_FILE)),
+        );
+    }
+    candidates.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../third_party/onnxruntime")
+            .join(LIBRARY_FILE),
+    );
+    candidates
+        .iter()
+        .find(|path| path.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            PoseError::Runtime(format!(
+                "library {LIBRARY_FILE} not found (set ORT_DYLIB_PATH or [pose] ort_library; \
+                 looked in third_party/onnxruntime/ beside the executable and the repository)"
+            ))
+        })
+}
+
+fn existing_library(path: &Path) -> Result<PathBuf, PoseError> {
+    if path.is_file() {
+        Ok(path.to_path_buf())
+    } else {
+        Err(PoseError::Runtime(format!(
+            "library {} does not exist",
+            path.display()
+        )))
+    }
+}
+
+/// Loads the ONNX Runtime library (once per process) and builds an environment.
+pub fn ort_environment(config: &PoseConfig) -> Result<ort::environment::Environment, PoseError> {
+    let library = ort_library_path(config)?;
+    ort::init_from(&library)
+        .map_err(|e| PoseError::Runtime(format!("cannot load {}: {e}", library.display())))?
+        .with_name("signcap-pose")
+        .build()
+        .map_err(|e| PoseError::Runtime(format!("{}: {e}", library.display())))
+}
+
+/// One ONNX model with a single float input.
+pub struct OnnxModel {
+    session: Session,
+    path: PathBuf,
+}
+
+impl OnnxModel {
+    /// Opens `path` with `threads` intra-op threads; a missing file is a [`PoseError::Model`].
+    pub fn open(
+        environment: &ort::environment::Environment,
+        path: &Path,
+        threads: usize,
+    ) -> Result<Self, PoseError> {
+        let model_error = |reason: String| PoseError::Model {
+            path: path.display().to_string(),
+            reason,
+        };
+        if !path.is_file() {
+            return Err(model_error("model file does not exist".into()));
+        }
+        let session = Session::builder(environment)
+            .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::Level3)?))
+            .and_then(|b| Ok(b.with_intra_threads(threads.max(1))?))
+            // Spinning threads would steal the second core from the other stages.
+            .and_then(|b| Ok(b.with_intra_op_spinning(false)?))
+            .and_then(|mut b| b.commit_from_file(path))
+            .map_err(|e| model_error(format!("cannot load the model: {e}")))?;
+        Ok(Self {
+            session,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Runs the model on one NHWC tensor and returns the named outputs flattened, in the order of
+    /// `output_names`.
+    pub fn run(
+        &mut self,
+        stage: &'static str,
+        input: &[f32],
+        shape: [usize; 4],
+        output_names: &[&str],
+    ) -> Result<Vec<Vec<f32>>, PoseError> {
+        let inference_error = |reason: String| PoseError::Inference {
+            stage,
+            reason: format!("{}: {reason}", self.path.display()),
+        };
+        let tensor = TensorRef::from_array_view((shape, input))
+            .map_err(|e| inference_error(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![tensor])
+            .map_err(|e| inference_error(e.to_string()))?;
+        let mut values = Vec::with_capacity(output_names.len());
+        for &name in output_names {
+            let value = outputs
+                .get(name)
+                .ok_or_else(|| inference_error(format!("the model has no output {name}")))?;
+            let (_, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| inference_error(e.to_string()))?;
+            values.push(data.to_vec());
+        }
+        Ok(values)
+    }
+}
