@@ -284,6 +284,10 @@ fn landmarks_match_python_mediapipe_holistic_on_the_same_frames() {
             for (part, (mine, theirs)) in sides.into_iter().enumerate() {
                 match (mine, theirs) {
                     (Some(mine), Some(theirs)) => {
+                        if std::env::var_os("DEBUG_PARTS").is_some() {
+                            let errs: Vec<String> = mine.iter().zip(&theirs).map(|(m, t)| format!("{:.0}", distance((m.x, m.y), *t))).collect();
+                            eprintln!("part {part} sw {shoulder_width:.0}: {}", errs.join(" "));
+                        }
                         for (m, t) in mine.iter().zip(&theirs) {
                             parts[part].2 += 1;
                             if distance((m.x, m.y), *t) <= 0.05 * shoulder_width {

@@ -273,19 +273,26 @@ struct HandStage {
     input: Vec<f32>,
 }
 
-/// `HandLandmarksToRectCalculator` (on all 21 points, as the Holistic graph feeds it).
+/// The palm points `HandLandmarksToRectCalculator` keeps from the 21 hand landmarks.
+const PALM_LANDMARKS: [usize; 12] = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18];
+
+/// `HandLandmarksToRectCalculator`: a rect around the palm points, rotated so the wrist points
+/// down the crop.
 fn hand_landmarks_to_rect(landmarks: &[Landmark]) -> RotatedRect {
-    let wrist = (landmarks[0].x, landmarks[0].y);
-    let mid = |a: usize, b: usize| ((landmarks[a].x + landmarks[b].x) / 2.0, (landmarks[a].y + landmarks[b].y) / 2.0);
-    let across = mid(4, 8);
-    let toward = ((across.0 + landmarks[6].x) / 2.0, (across.1 + landmarks[6].y) / 2.0);
+    let palm: Vec<(f32, f32)> = PALM_LANDMARKS
+        .iter()
+        .map(|&i| (landmarks[i].x, landmarks[i].y))
+        .collect();
+    // Palm indices 4, 6, 8 are the index, middle and ring finger knuckles.
+    let wrist = palm[0];
+    let across = ((palm[4].0 + palm[8].0) / 2.0, (palm[4].1 + palm[8].1) / 2.0);
+    let toward = ((across.0 + palm[6].0) / 2.0, (across.1 + palm[6].1) / 2.0);
     let rotation = geometry::rotation_between(wrist, toward, FRAC_PI_2);
-    let axis_aligned = RotatedRect::bounding(landmarks.iter().map(|l| (l.x, l.y)), 0.0)
-        .unwrap_or_default();
+    let axis_aligned = RotatedRect::bounding(palm.iter().copied(), 0.0).unwrap_or_default();
     let (sin, cos) = geometry::normalize_radians(-rotation).sin_cos();
     let projected = RotatedRect::bounding(
-        landmarks.iter().map(|l| {
-            let (dx, dy) = (l.x - axis_aligned.center_x, l.y - axis_aligned.center_y);
+        palm.iter().map(|&(x, y)| {
+            let (dx, dy) = (x - axis_aligned.center_x, y - axis_aligned.center_y);
             (dx * cos - dy * sin, dx * sin + dy * cos)
         }),
         0.0,
@@ -333,7 +340,10 @@ impl HandStage {
         let roi = match previous {
             Some(previous) => {
                 let tracked = hand_landmarks_to_rect(&previous).transformed(2.0, -0.1, true);
-                if tracked.keeps_tracking(&recrop, &previous, &HAND_TRACKING) {
+                if std::env::var_os("DEBUG_TRACK").is_some() {
+                    eprintln!("hand {slot} keep {} tracked {:?} recrop {:?}", tracked.keeps_tracking(&recrop, &previous, &HAND_TRACKING), tracked, recrop);
+                }
+                if std::env::var_os("NO_TRACK").is_none() && tracked.keeps_tracking(&recrop, &previous, &HAND_TRACKING) {
                     tracked
                 } else {
                     recrop
