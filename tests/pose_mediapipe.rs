@@ -18,7 +18,6 @@ use signcap_tests::{repo_root, shared_dir};
 struct Clip {
     width: u32,
     height: u32,
-    fps: f64,
     frames: Vec<Frame>,
 }
 
@@ -77,7 +76,6 @@ fn decode(path: &Path) -> Clip {
     Clip {
         width,
         height,
-        fps,
         frames,
     }
 }

@@ -155,7 +155,9 @@ mod tests {
             ort_library: Some(PathBuf::from("/nonexistent/libonnxruntime.so.1.31.1")),
             ..PoseConfig::default()
         };
-        let error = ort_environment(&config).err().expect("an error");
+        let Err(error) = ort_environment(&config) else {
+            panic!("a missing library must be an error");
+        };
         assert!(matches!(error, PoseError::Runtime(_)));
         assert!(
             error

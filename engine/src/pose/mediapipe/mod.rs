@@ -762,7 +762,9 @@ mod tests {
             mediapipe_model_dir: dir.path().to_path_buf(),
             ..PoseConfig::default()
         };
-        let error = create_estimator(&config).err().expect("an error");
+        let Err(error) = create_estimator(&config) else {
+            panic!("a missing model must be an error");
+        };
         let expected = dir.path().join("pose_detection.onnx");
         assert!(matches!(error, PoseError::Model { .. }));
         assert!(
@@ -777,7 +779,9 @@ mod tests {
             ort_library: Some("/nonexistent/onnxruntime/libonnxruntime.so".into()),
             ..PoseConfig::default()
         };
-        let error = create_estimator(&config).err().expect("an error");
+        let Err(error) = create_estimator(&config) else {
+            panic!("a missing library must be an error");
+        };
         assert!(matches!(error, PoseError::Runtime(_)));
         assert!(
             error
