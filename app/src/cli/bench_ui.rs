@@ -30,6 +30,10 @@ pub struct BenchUiArgs {
     /// Window height in points.
     #[arg(long, default_value_t = 760.0)]
     pub height: f32,
+    /// Also render offscreen (wgpu) and read the image back on every UI frame. Off by default:
+    /// the readback costs far more than presenting to a window.
+    #[arg(long)]
+    pub render_every_frame: bool,
 }
 
 /// UI frame time p99 target in milliseconds.
@@ -92,21 +96,49 @@ pub fn run(args: BenchUiArgs) -> anyhow::Result<()> {
 
     // Measure only playback: forget the loading frames.
     harness.state_mut().latency = Default::default();
+    let frame_count = info.frame_count.unwrap_or(0);
     let period = Duration::from_secs_f64(1.0 / args.ui_fps);
-    let mut step_and_render_ms = Vec::new();
+    let mut step_ms = Vec::new();
     let play_start = Instant::now();
     let mut first_pass_lags: Vec<f32> = Vec::new();
+    let mut first_pass_ui_ms: Vec<f32> = Vec::new();
     for pass in 0..args.loops {
+        if pass == 1 {
+            // Later passes play from the cache: let the pose stage finish the clip first, as
+            // the player does when a file is opened and left for a moment.
+            harness.state_mut().seek(0);
+            let wait_start = Instant::now();
+            while harness
+                .state()
+                .pipeline()
+                .is_some_and(|p| (p.store.pose_count() as u64) < frame_count)
+            {
+                harness.step();
+                anyhow::ensure!(
+                    wait_start.elapsed() < Duration::from_secs(300),
+                    "poses of the whole clip not computed after 300 s"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            eprintln!(
+                "bench ui: all {frame_count} poses cached after {:.1} s more",
+                wait_start.elapsed().as_secs_f64()
+            );
+            harness.state_mut().latency.all_overlay_lag_frames.clear();
+            harness.state_mut().latency.all_ui_frame_ms.clear();
+        }
         harness.state_mut().seek(0);
         harness.state_mut().play();
         let mut next_tick = Instant::now();
         loop {
             let t = Instant::now();
             harness.step();
-            harness
-                .render()
-                .map_err(|e| anyhow::anyhow!("offscreen render failed: {e}"))?;
-            step_and_render_ms.push(t.elapsed().as_secs_f32() * 1000.0);
+            if args.render_every_frame {
+                harness
+                    .render()
+                    .map_err(|e| anyhow::anyhow!("offscreen render failed: {e}"))?;
+            }
+            step_ms.push(t.elapsed().as_secs_f32() * 1000.0);
             let app = harness.state();
             if let Some(notice) = app.notices.iter().find(|n| n.is_error) {
                 anyhow::bail!("{}", notice.message);
@@ -123,42 +155,56 @@ pub fn run(args: BenchUiArgs) -> anyhow::Result<()> {
             }
         }
         if pass == 0 {
-            first_pass_lags = lag_frames(&harness.state().latency.all_overlay_lag_frames);
+            let latency = &harness.state().latency;
+            first_pass_lags = lag_frames(&latency.all_overlay_lag_frames);
+            first_pass_ui_ms = latency.all_ui_frame_ms.clone();
         }
     }
     let played = play_start.elapsed();
     let app = harness.state();
     let stats = &app.latency;
-    let ui_ms = &stats.all_ui_frame_ms;
-    let lags = lag_frames(&stats.all_overlay_lag_frames);
+    let cached_ui_ms = &stats.all_ui_frame_ms;
+    let cached_lags = lag_frames(&stats.all_overlay_lag_frames);
     let counters = app.pipeline().map(|p| p.counters.clone());
     let fmt = |v: Option<f32>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+    let summary = |name: &str, values: &[f32], unit: &str| {
+        println!(
+            "{name}: p50 {} {unit}, p99 {} {unit}, max {} {unit} over {} UI frames",
+            fmt(percentile(values, 0.5)),
+            fmt(percentile(values, 0.99)),
+            fmt(percentile(values, 1.0)),
+            values.len()
+        );
+    };
     println!("played {:.2} s", played.as_secs_f64());
-    println!(
-        "UI frame (app's latency panel, CPU): p50 {} ms, p99 {} ms, max {} ms over {} frames",
-        fmt(percentile(ui_ms, 0.5)),
-        fmt(percentile(ui_ms, 0.99)),
-        fmt(percentile(ui_ms, 1.0)),
-        ui_ms.len()
+    summary(
+        "UI frame, first pass (latency panel: building the UI)",
+        &first_pass_ui_ms,
+        "ms",
     );
-    println!(
-        "UI frame incl. offscreen wgpu render and readback: p50 {} ms, p99 {} ms",
-        fmt(percentile(&step_and_render_ms, 0.5)),
-        fmt(percentile(&step_and_render_ms, 0.99)),
+    summary(
+        "UI frame, cached passes (latency panel: building the UI)",
+        cached_ui_ms,
+        "ms",
     );
-    println!(
-        "overlay behind video, first pass (poses computed live): p50 {} frames, p99 {} frames, max {} frames over {} UI frames",
-        fmt(percentile(&first_pass_lags, 0.5)),
-        fmt(percentile(&first_pass_lags, 0.99)),
-        fmt(percentile(&first_pass_lags, 1.0)),
-        first_pass_lags.len()
+    summary(
+        if args.render_every_frame {
+            "harness step + offscreen render + readback"
+        } else {
+            "harness step (egui pass)"
+        },
+        &step_ms,
+        "ms",
     );
-    println!(
-        "overlay behind video, all passes: p50 {} frames, p99 {} frames, max {} frames over {} UI frames",
-        fmt(percentile(&lags, 0.5)),
-        fmt(percentile(&lags, 0.99)),
-        fmt(percentile(&lags, 1.0)),
-        lags.len()
+    summary(
+        "overlay behind video, first pass (poses computed live)",
+        &first_pass_lags,
+        "frames",
+    );
+    summary(
+        "overlay behind video, cached passes",
+        &cached_lags,
+        "frames",
     );
     if let Some(c) = counters {
         use std::sync::atomic::Ordering::Relaxed;
@@ -171,12 +217,18 @@ pub fn run(args: BenchUiArgs) -> anyhow::Result<()> {
             c.skipped_by_clock.load(Relaxed)
         );
     }
-    let ui_ok = percentile(ui_ms, 0.99).is_some_and(|p| p <= UI_FRAME_P99_TARGET_MS);
-    let lag_ok = lags.iter().all(|&l| l <= OVERLAY_LAG_TARGET_FRAMES as f32);
+    let all_ui: Vec<f32> = first_pass_ui_ms
+        .iter()
+        .chain(cached_ui_ms.iter())
+        .copied()
+        .collect();
+    let lag_ok = |lags: &[f32]| lags.iter().all(|&l| l <= OVERLAY_LAG_TARGET_FRAMES as f32);
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     println!(
-        "targets: UI frame p99 <= {UI_FRAME_P99_TARGET_MS} ms: {}; overlay <= {OVERLAY_LAG_TARGET_FRAMES} frames behind: {}",
-        if ui_ok { "met" } else { "MISSED" },
-        if lag_ok { "met" } else { "MISSED" }
+        "targets: UI frame p99 <= {UI_FRAME_P99_TARGET_MS} ms: {}; overlay <= {OVERLAY_LAG_TARGET_FRAMES} frames behind: first pass {}, cached {}",
+        verdict(percentile(&all_ui, 0.99).is_some_and(|p| p <= UI_FRAME_P99_TARGET_MS)),
+        verdict(lag_ok(&first_pass_lags)),
+        verdict(lag_ok(&cached_lags)),
     );
     Ok(())
 }

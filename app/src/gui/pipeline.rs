@@ -729,6 +729,7 @@ impl CaptureWorker {
                     }
                     CaptureCommand::Pause => clock.playing = false,
                     CaptureCommand::Seek(index) => {
+                        sent_ahead = None;
                         clock.playhead = index.min(frame_count.saturating_sub(1));
                         clock.due = Instant::now();
                         show_now = true;
