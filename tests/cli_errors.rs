@@ -26,7 +26,11 @@ fn assert_one_clear_error(mut cmd: Command, needle: &str) -> String {
     assert_eq!(lines.len(), 1, "exactly one line: {stderr}");
     assert!(lines[0].starts_with("error: "), "{stderr}");
     assert!(lines[0].contains(needle), "should name {needle}: {stderr}");
-    assert!(out.stdout.is_empty(), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     lines[0].to_string()
 }
 
@@ -55,9 +59,17 @@ fn bad_videos_give_one_error_line_naming_the_file() {
     }
     let files: Vec<(&str, Vec<u8>, &str)> = vec![
         ("corrupt.mp4", noise, "not a readable video"),
-        ("truncated.mp4", football[..football.len() / 3].to_vec(), "truncated"),
+        (
+            "truncated.mp4",
+            football[..football.len() / 3].to_vec(),
+            "truncated",
+        ),
         ("empty.mp4", Vec::new(), "empty"),
-        ("notes.mp4", b"shopping list\n".repeat(100), "not a readable video"),
+        (
+            "notes.mp4",
+            b"shopping list\n".repeat(100),
+            "not a readable video",
+        ),
     ];
     for (name, bytes, reason) in files {
         let path = dir.path().join(name);
@@ -68,7 +80,15 @@ fn bad_videos_give_one_error_line_naming_the_file() {
     let wav = dir.path().join("speech.wav");
     run_tool(
         "ffmpeg",
-        &["-v", "error", "-f", "lavfi", "-i", "sine=duration=1", path_str(&wav)],
+        &[
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            path_str(&wav),
+        ],
     );
     let line = assert_one_clear_error(pose_cmd(&wav, &out), path_str(&wav));
     assert!(line.contains("no video stream"), "{line}");

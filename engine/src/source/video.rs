@@ -427,6 +427,11 @@ fn wait_with_deadline(child: &mut Child, deadline: Instant) -> Option<ExitStatus
 /// The last meaningful line of a tool's stderr, without the file name it starts with.
 fn last_message(stderr: &str) -> Option<String> {
     let line = stderr.lines().rev().find(|l| !l.trim().is_empty())?;
+    // Drop FFmpeg's "[mov,mp4,... @ 0x55d0...] " context prefix.
+    let line = match line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+        Some((context, msg)) if context.contains(" @ ") => msg,
+        _ => line,
+    };
     // ffprobe prefixes errors with the input path: "clip.mp4: Invalid data found ...".
     let line = match line.rsplit_once(": ") {
         Some((prefix, msg)) if !msg.is_empty() && Path::new(prefix.trim()).exists() => msg,
