@@ -2,6 +2,7 @@
 //! whose errors name the model file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
@@ -57,14 +58,33 @@ fn existing_library(path: &Path) -> Result<PathBuf, PoseError> {
     }
 }
 
-/// Loads the ONNX Runtime library (once per process) and builds an environment.
+/// The process-wide ONNX Runtime environment, loading the library on first use. ort allows one
+/// environment per process, so it is built once and shared by every backend and session.
 pub fn ort_environment(config: &PoseConfig) -> Result<ort::environment::Environment, PoseError> {
+    static ENVIRONMENT: Mutex<Option<ort::environment::Environment>> = Mutex::new(None);
+    let mut shared = ENVIRONMENT
+        .lock()
+        .map_err(|_| PoseError::Runtime("the ONNX Runtime environment lock is poisoned".into()))?;
+    if let Some(environment) = shared.as_ref() {
+        return Ok(environment.clone());
+    }
     let library = ort_library_path(config)?;
-    ort::init_from(&library)
+    let environment = ort::init_from(&library)
         .map_err(|e| PoseError::Runtime(format!("cannot load {}: {e}", library.display())))?
         .with_name("signcap-pose")
         .build()
-        .map_err(|e| PoseError::Runtime(format!("{}: {e}", library.display())))
+        .map_err(|e| PoseError::Runtime(format!("{}: {e}", library.display())))?;
+    *shared = Some(environment.clone());
+    Ok(environment)
+}
+
+/// One float output of a model run.
+#[derive(Clone, Debug)]
+pub struct ModelOutput {
+    /// Its shape.
+    pub shape: Vec<i64>,
+    /// Its values, row-major.
+    pub values: Vec<f32>,
 }
 
 /// One ONNX model with a single float input.
@@ -98,6 +118,53 @@ impl OnnxModel {
             session,
             path: path.to_path_buf(),
         })
+    }
+
+    /// The model file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Shape of the first input (`-1` for dynamic dimensions).
+    pub fn input_shape(&self) -> Option<Vec<i64>> {
+        let input = self.session.inputs().first()?;
+        Some(input.dtype().tensor_shape()?.to_vec())
+    }
+
+    /// Number of outputs.
+    pub fn output_count(&self) -> usize {
+        self.session.outputs().len()
+    }
+
+    /// Runs the model on one tensor and returns every output in the model's order with its
+    /// shape (for exports whose output names differ, e.g. YOLOX with and without NMS).
+    pub fn run_all(
+        &mut self,
+        stage: &'static str,
+        input: &[f32],
+        shape: [usize; 4],
+    ) -> Result<Vec<ModelOutput>, PoseError> {
+        let inference_error = |reason: String| PoseError::Inference {
+            stage,
+            reason: format!("{}: {reason}", self.path.display()),
+        };
+        let tensor = TensorRef::from_array_view((shape, input))
+            .map_err(|e| inference_error(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![tensor])
+            .map_err(|e| inference_error(e.to_string()))?;
+        let mut values = Vec::with_capacity(outputs.len());
+        for (_, value) in outputs.iter() {
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| inference_error(e.to_string()))?;
+            values.push(ModelOutput {
+                shape: shape.to_vec(),
+                values: data.to_vec(),
+            });
+        }
+        Ok(values)
     }
 
     /// Runs the model on one NHWC tensor and returns the named outputs flattened, in the order of
