@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::value::TensorRef;
+use ort::value::{TensorElementType, TensorRef};
 
 use super::{PoseConfig, PoseError};
 
@@ -136,8 +136,8 @@ impl OnnxModel {
         self.session.outputs().len()
     }
 
-    /// Runs the model on one tensor and returns every output in the model's order with its
-    /// shape (for exports whose output names differ, e.g. YOLOX with and without NMS).
+    /// Runs the model on one tensor and returns its float outputs in the model's order with
+    /// their shapes (for exports whose output names differ, e.g. YOLOX with and without NMS).
     pub fn run_all(
         &mut self,
         stage: &'static str,
@@ -156,6 +156,10 @@ impl OnnxModel {
             .map_err(|e| inference_error(e.to_string()))?;
         let mut values = Vec::with_capacity(outputs.len());
         for (_, value) in outputs.iter() {
+            // Integer side outputs (YOLOX `labels`) are not used by any backend.
+            if value.dtype().tensor_type() != Some(TensorElementType::Float32) {
+                continue;
+            }
             let (shape, data) = value
                 .try_extract_tensor::<f32>()
                 .map_err(|e| inference_error(e.to_string()))?;
