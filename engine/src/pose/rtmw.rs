@@ -16,13 +16,9 @@
 //! stores them.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Instant;
 
-use ort::environment::Environment;
-use ort::session::Session;
-use ort::value::Tensor;
-
+use super::runtime::{ModelOutput, OnnxModel, ort_environment};
 use super::{PoseConfig, PoseError, PoseEstimator};
 use crate::keypoints::{Keypoint, NUM_KEYPOINTS, PoseFrame};
 use crate::source::Frame;
@@ -565,8 +561,8 @@ fn first_argmax(values: &[f32]) -> (usize, f32) {
 
 /// The RTMW backend: a YOLOX detector and an RTMW/RTMPose SimCC model in ONNX Runtime.
 pub struct RtmwEstimator {
-    detector: Session,
-    pose: Session,
+    detector: OnnxModel,
+    pose: OnnxModel,
     detector_input_size: InputSize,
     pose_input_size: InputSize,
     last_person_box: Option<PersonBox>,
@@ -578,12 +574,12 @@ impl RtmwEstimator {
     pub fn new(config: &PoseConfig) -> Result<Self, PoseError> {
         let det_path = required_model(config.det_model.as_deref(), "det_model")?;
         let pose_path = required_model(config.rtmw_model.as_deref(), "rtmw_model")?;
-        let environment = onnx_environment(config)?;
-        let detector = open_session(&environment, det_path, config.threads)?;
-        let pose = open_session(&environment, pose_path, config.threads)?;
-        let detector_input_size = model_input_size(&detector, det_path, DEFAULT_DETECTOR_INPUT)?;
-        let pose_input_size = model_input_size(&pose, pose_path, DEFAULT_POSE_INPUT)?;
-        if pose.outputs().len() < 2 {
+        let environment = ort_environment(config)?;
+        let detector = OnnxModel::open(&environment, det_path, config.threads)?;
+        let pose = OnnxModel::open(&environment, pose_path, config.threads)?;
+        let detector_input_size = model_input_size(&detector, DEFAULT_DETECTOR_INPUT)?;
+        let pose_input_size = model_input_size(&pose, DEFAULT_POSE_INPUT)?;
+        if pose.output_count() < 2 {
             return Err(PoseError::Model {
                 path: pose_path.display().to_string(),
                 reason: "not a SimCC pose model: expected outputs simcc_x and simcc_y".into(),
@@ -618,20 +614,20 @@ impl RtmwEstimator {
         let started = Instant::now();
         let input = detector_input(image, self.detector_input_size);
         let size = self.detector_input_size;
-        let tensor = Tensor::from_array((
-            [1usize, 3, size.height, size.width],
-            input.tensor_nchw.into_boxed_slice(),
-        ))
-        .map_err(|e| inference_error("detector", e))?;
         let prepared = Instant::now();
-        let outputs = self
-            .detector
-            .run(ort::inputs![tensor])
-            .map_err(|e| inference_error("detector", e))?;
-        let (shape, data) = outputs[0]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| inference_error("detector", e))?;
+        let outputs = self.detector.run_all(
+            "detector",
+            &input.tensor_nchw,
+            [1, 3, size.height, size.width],
+        )?;
         let ran = Instant::now();
+        let ModelOutput {
+            shape,
+            values: data,
+        } = outputs.first().ok_or_else(|| PoseError::Inference {
+            stage: "detector",
+            reason: "the detector has no output".into(),
+        })?;
         let columns = shape.last().copied().unwrap_or(0).max(0) as usize;
         let boxes = if columns == 5 {
             boxes_from_nms_output(data, input.ratio)
@@ -639,7 +635,7 @@ impl RtmwEstimator {
             boxes_from_raw_head(data, columns, size, input.ratio).map_err(|reason| {
                 PoseError::Inference {
                     stage: "detector",
-                    reason: format!("output {shape}: {reason}"),
+                    reason: format!("output {shape:?}: {reason}"),
                 }
             })?
         };
@@ -662,36 +658,31 @@ impl RtmwEstimator {
         let started = Instant::now();
         let size = self.pose_input_size;
         let crop = pose_input(image, person, size);
-        let tensor = Tensor::from_array((
-            [1usize, 3, size.height, size.width],
-            crop.tensor_nchw.clone().into_boxed_slice(),
-        ))
-        .map_err(|e| inference_error("pose", e))?;
         let prepared = Instant::now();
-        let outputs = self
-            .pose
-            .run(ort::inputs![tensor])
-            .map_err(|e| inference_error("pose", e))?;
-        let (shape_x, simcc_x) = outputs[0]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| inference_error("pose", e))?;
-        let (shape_y, simcc_y) = outputs[1]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| inference_error("pose", e))?;
+        let outputs =
+            self.pose
+                .run_all("pose", &crop.tensor_nchw, [1, 3, size.height, size.width])?;
         let ran = Instant::now();
+        let [simcc_x, simcc_y, ..] = outputs.as_slice() else {
+            return Err(PoseError::Inference {
+                stage: "pose",
+                reason: "a SimCC model has two outputs".into(),
+            });
+        };
         let expected = |bins: usize| [1, NUM_KEYPOINTS as i64, bins as i64];
         let bins_x = (size.width as f32 * SIMCC_SPLIT_RATIO) as usize;
         let bins_y = (size.height as f32 * SIMCC_SPLIT_RATIO) as usize;
-        if **shape_x != expected(bins_x) || **shape_y != expected(bins_y) {
+        if simcc_x.shape[..] != expected(bins_x) || simcc_y.shape[..] != expected(bins_y) {
             return Err(PoseError::Inference {
                 stage: "pose",
                 reason: format!(
-                    "SimCC outputs are {shape_x} and {shape_y}; expected [1, {NUM_KEYPOINTS}, {bins_x}] and [1, {NUM_KEYPOINTS}, {bins_y}] for a {}x{} whole-body model",
-                    size.width, size.height
+                    "SimCC outputs are {:?} and {:?}; expected [1, {NUM_KEYPOINTS}, {bins_x}] and [1, {NUM_KEYPOINTS}, {bins_y}] for a {}x{} whole-body model",
+                    simcc_x.shape, simcc_y.shape, size.width, size.height
                 ),
             });
         }
-        let keypoints = keypoints_from_simcc(simcc_x, simcc_y, NUM_KEYPOINTS, &crop, size);
+        let keypoints =
+            keypoints_from_simcc(&simcc_x.values, &simcc_y.values, NUM_KEYPOINTS, &crop, size);
         let done = Instant::now();
         self.stage_ms.extend([
             ("pose_pre", ms(prepared - started)),
@@ -743,13 +734,6 @@ fn ms(duration: std::time::Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn inference_error(stage: &'static str, error: impl std::fmt::Display) -> PoseError {
-    PoseError::Inference {
-        stage,
-        reason: error.to_string(),
-    }
-}
-
 fn required_model<'a>(path: Option<&'a Path>, key: &str) -> Result<&'a Path, PoseError> {
     let path = path.ok_or_else(|| PoseError::Model {
         path: format!("[pose] {key}"),
@@ -764,80 +748,25 @@ fn required_model<'a>(path: Option<&'a Path>, key: &str) -> Result<&'a Path, Pos
     Ok(path)
 }
 
-/// The process-wide ONNX Runtime environment (ort allows one per process and it must outlive
-/// every session): the library from `ort_library`, else `$ORT_DYLIB_PATH`, else the loader's
-/// search path. (Private until the pose backends share a helper.)
-fn onnx_environment(config: &PoseConfig) -> Result<Environment, PoseError> {
-    static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
-    let mut environment = ENVIRONMENT
-        .lock()
-        .map_err(|_| PoseError::Runtime("environment lock poisoned".into()))?;
-    if let Some(existing) = environment.as_ref() {
-        return Ok(existing.clone());
-    }
-    let library = config
-        .ort_library
-        .clone()
-        .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(Into::into))
-        .unwrap_or_else(|| "libonnxruntime.so".into());
-    // A missing file only gives "dlopen failed"; name it instead.
-    if library.components().count() > 1 && !library.is_file() {
-        return Err(PoseError::Runtime(format!(
-            "{}: library not found (set [pose] ort_library or ORT_DYLIB_PATH)",
-            library.display()
-        )));
-    }
-    let created = ort::init_from(&library)
-        .map_err(|e| PoseError::Runtime(format!("{}: {e}", library.display())))?
-        .with_name("signcap-pose")
-        .build()
-        .map_err(|e| PoseError::Runtime(e.to_string()))?;
-    *environment = Some(created.clone());
-    Ok(created)
-}
-
-fn open_session(
-    environment: &Environment,
-    path: &Path,
-    threads: usize,
-) -> Result<Session, PoseError> {
-    let model_error = |e: &dyn std::fmt::Display| PoseError::Model {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    Session::builder(environment)
-        .map_err(|e| model_error(&e))?
-        .with_intra_threads(threads.max(1))
-        .map_err(|e| model_error(&e))?
-        .commit_from_file(path)
-        .map_err(|e| model_error(&e))
-}
-
 /// `[1, 3, H, W]` from the model's first input; dynamic sizes fall back to `default`.
-fn model_input_size(
-    session: &Session,
-    path: &Path,
-    default: InputSize,
-) -> Result<InputSize, PoseError> {
-    let shape = session
-        .inputs()
-        .first()
-        .and_then(|input| input.dtype().tensor_shape())
-        .ok_or_else(|| PoseError::Model {
-            path: path.display().to_string(),
-            reason: "the model has no tensor input".into(),
-        })?;
+fn model_input_size(model: &OnnxModel, default: InputSize) -> Result<InputSize, PoseError> {
+    let model_error = |reason: String| PoseError::Model {
+        path: model.path().display().to_string(),
+        reason,
+    };
+    let shape = model
+        .input_shape()
+        .ok_or_else(|| model_error("the model has no tensor input".into()))?;
     if shape.len() != 4 || (shape[1] != 3 && shape[1] >= 0) {
-        return Err(PoseError::Model {
-            path: path.display().to_string(),
-            reason: format!("input is {shape}; expected an image batch [1, 3, H, W]"),
-        });
+        return Err(model_error(format!(
+            "input is {shape:?}; expected an image batch [1, 3, H, W]"
+        )));
     }
     let (height, width) = (shape[2], shape[3]);
     if height <= 0 || width <= 0 {
         tracing::warn!(
             "{}: input size is dynamic; using {}x{}",
-            path.display(),
+            model.path().display(),
             default.width,
             default.height
         );
