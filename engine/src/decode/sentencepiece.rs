@@ -17,7 +17,7 @@ pub const SPACE_SYMBOL: char = '\u{2581}';
 #[derive(Debug, thiserror::Error)]
 pub enum SentencePieceError {
     /// The model file could not be read.
-    #[error("cannot read SentencePiece model {path}: {source}")]
+    #[error("cannot read SentencePiece model {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -25,7 +25,7 @@ pub enum SentencePieceError {
         source: std::io::Error,
     },
     /// The file is not a SentencePiece `ModelProto`.
-    #[error("{path} is not a SentencePiece model: {source}")]
+    #[error("{path} is not a SentencePiece model")]
     Decode {
         /// The file.
         path: PathBuf,
