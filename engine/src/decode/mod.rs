@@ -1,8 +1,10 @@
 //! Text generation: the mT5 tokenizer, greedy and beam search.
 
+pub mod search;
 pub mod sentencepiece;
 pub mod tokenizer;
 
+pub use search::{SearchConfig, SearchError, beam_search, generate, greedy_search};
 pub use tokenizer::{MT5Tokenizer, TokenizerError};
 
 /// A seq2seq decoder that the search algorithms drive one token at a time. The encoder side
