@@ -435,12 +435,13 @@ impl SentencePieceModel {
                 Some(PieceKind::Unknown) => piece.to_string(),
                 _ => {
                     let mut text = piece;
-                    if at_start && strip_leading {
-                        if let Some(stripped) = text.strip_prefix(SPACE_SYMBOL) {
-                            text = stripped;
-                            // With extra-whitespace removal every leading space goes.
-                            consumed_space = !settings.remove_extra_whitespaces;
-                        }
+                    if at_start
+                        && strip_leading
+                        && let Some(stripped) = text.strip_prefix(SPACE_SYMBOL)
+                    {
+                        text = stripped;
+                        // With extra-whitespace removal every leading space goes.
+                        consumed_space = !settings.remove_extra_whitespaces;
                     }
                     text.replace(SPACE_SYMBOL, " ")
                 }

@@ -226,7 +226,7 @@ pub enum Language {
 /// CSL-Daily prediction as the reference scores it: spaces and newlines removed, then every
 /// character separated by a space.
 pub fn chinese_prediction(text: &str) -> String {
-    split_chars(&text.replace(' ', "").replace('\n', ""))
+    split_chars(&text.replace([' ', '\n'], ""))
 }
 
 /// CSL-Daily reference as the reference scores it: `，`→`,`, `？`→`?`, spaces removed, then
