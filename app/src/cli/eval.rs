@@ -56,6 +56,12 @@ pub struct EvalArgs {
 
 /// Runs the command.
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    println!("{}", render(&args)?);
+    Ok(())
+}
+
+/// Computes the scores and formats them as `args.format` asks.
+fn render(args: &EvalArgs) -> anyhow::Result<String> {
     let hyps = eval::read_samples(&args.hyp)?;
     let refs = eval::read_samples(&args.reference)?;
     let paired = eval::pair_samples(hyps, refs, &args.hyp, &args.reference)?;
@@ -90,9 +96,86 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             (serde_json::to_string_pretty(&r), text)
         }
     };
-    match args.format {
-        Format::Text => println!("{text}"),
-        Format::Json => println!("{}", json.context("serialising the scores")?),
+    Ok(match args.format {
+        Format::Text => text,
+        Format::Json => json.context("serialising the scores")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        eval: EvalArgs,
     }
-    Ok(())
+
+    fn unisign_out() -> PathBuf {
+        let shared = std::env::var_os("SIGNCAP_SHARED")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+        let dir = shared.join("reference/unisign-out");
+        assert!(
+            dir.is_dir(),
+            "{} missing (set SIGNCAP_SHARED)",
+            dir.display()
+        );
+        dir
+    }
+
+    fn eval(args: &[&str]) -> anyhow::Result<String> {
+        let cli = Cli::try_parse_from(std::iter::once("eval").chain(args.iter().copied()))?;
+        render(&cli.eval)
+    }
+
+    /// The command prints the README table's figures for both sets (text and JSON).
+    #[test]
+    fn prints_the_reference_table() {
+        let dir = unisign_out();
+        for (set, lang, want) in [
+            (
+                "eval_csl_daily_pose_only_test",
+                "zh",
+                "sentences 1176\nBLEU-1 53.87\nBLEU-2 40.99\nBLEU-3 32.09\nBLEU-4 25.70\nROUGE-L 55.00",
+            ),
+            (
+                "eval_how2sign_pose_only_test",
+                "en",
+                "sentences 2349\nBLEU-1 39.38\nBLEU-2 26.44\nBLEU-3 19.22\nBLEU-4 14.50\nROUGE-L 34.51",
+            ),
+        ] {
+            let hyp = dir.join(format!("{set}_tmp_pres.txt"));
+            let reference = dir.join(format!("{set}_tmp_refs.txt"));
+            let (hyp, reference) = (hyp.to_str().unwrap(), reference.to_str().unwrap());
+            let text = eval(&[
+                "--task", "slt", "--lang", lang, "--hyp", hyp, "--ref", reference,
+            ])
+            .unwrap();
+            assert_eq!(text, want);
+            let json = eval(&[
+                "--task", "slt", "--lang", lang, "--hyp", hyp, "--ref", reference, "--format",
+                "json",
+            ])
+            .unwrap();
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(value["bleu"].as_array().unwrap().len(), 4);
+        }
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let err = eval(&[
+            "--task",
+            "islr",
+            "--hyp",
+            "/nonexistent/p.txt",
+            "--ref",
+            "/nonexistent/r.txt",
+        ])
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("/nonexistent/p.txt"), "{err:#}");
+    }
 }
