@@ -80,12 +80,21 @@ fn checked_step<D: StepDecoder>(
     Ok(logits)
 }
 
-/// `log_softmax` of one row in f32: x − max − ln Σ exp(x − max).
-pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
+/// The terms of `log_softmax` of one row in f32: (max, ln Σ exp(x − max)); the log-probability
+/// of x is x − max − ln Σ.
+pub fn log_softmax_normalizer(logits: &[f32]) -> (f32, f32) {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f32 = logits.iter().map(|&x| (x - max).exp()).sum();
-    let log_sum = sum.ln();
-    logits.iter().map(|&x| x - max - log_sum).collect()
+    (max, sum.ln())
+}
+
+/// A beam-search candidate: a live beam extended by one token.
+#[derive(Clone, Copy)]
+struct Candidate {
+    score: f32,
+    logprob: f32,
+    beam: usize,
+    token: u32,
 }
 
 /// Greedy search: the arg-max token (first on ties) until `</s>` or the length limit.
@@ -105,10 +114,10 @@ pub fn greedy_search<D: StepDecoder>(
                 best = i;
             }
         }
-        let logprobs = log_softmax(&logits);
+        let (max, log_sum) = log_softmax_normalizer(&logits);
         next = best as u32;
         ids.push(next);
-        token_logprobs.push(logprobs[best]);
+        token_logprobs.push(logits[best] - max - log_sum);
         if next == config.eos_token_id {
             finished_with_eos = true;
             break;
@@ -214,30 +223,52 @@ pub fn beam_search<D: StepDecoder>(
     let mut done = false;
     let candidates_wanted = 2 * num_beams;
     loop {
-        let logprob_rows: Vec<Vec<f32>> = rows.chunks_exact(vocab_size).map(log_softmax).collect();
-        // Top 2·beams of (beam score + token log-prob), ties to the lower flat index.
-        let mut candidates: Vec<(f32, usize, u32)> = Vec::with_capacity(num_beams * vocab_size);
-        for (b, beam) in beams.iter().enumerate() {
-            for (token, &lp) in logprob_rows[row_of_beam[b]].iter().enumerate() {
-                candidates.push((beam.score + lp, b, token as u32));
-            }
-        }
-        let by_rank = |a: &(f32, usize, u32), b: &(f32, usize, u32)| {
-            b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2)))
+        // Top 2·beams of (beam score + token log-prob), ties to the lower (beam, token). Each
+        // beam contributes at most 2·beams, so each row is scanned once into a small buffer
+        // instead of sorting beams × vocabulary entries.
+        let normalizers: Vec<(f32, f32)> = rows
+            .chunks_exact(vocab_size)
+            .map(log_softmax_normalizer)
+            .collect();
+        let by_rank = |a: &Candidate, b: &Candidate| {
+            b.score
+                .total_cmp(&a.score)
+                .then((a.beam, a.token).cmp(&(b.beam, b.token)))
         };
-        let keep = candidates_wanted.min(candidates.len());
-        if keep < candidates.len() {
-            candidates.select_nth_unstable_by(keep, by_rank);
-            candidates.truncate(keep);
+        let mut candidates: Vec<Candidate> = Vec::with_capacity(2 * candidates_wanted);
+        for (b, beam) in beams.iter().enumerate() {
+            let row = row_of_beam[b];
+            let (max, log_sum) = normalizers[row];
+            let logits = &rows[row * vocab_size..(row + 1) * vocab_size];
+            let mut best: Vec<Candidate> = Vec::with_capacity(candidates_wanted + 1);
+            for (token, &x) in logits.iter().enumerate() {
+                let logprob = x - max - log_sum;
+                let c = Candidate {
+                    score: beam.score + logprob,
+                    logprob,
+                    beam: b,
+                    token: token as u32,
+                };
+                if best.len() == candidates_wanted
+                    && best.last().is_some_and(|worst| by_rank(&c, worst).is_ge())
+                {
+                    continue;
+                }
+                let at = best.partition_point(|e| by_rank(e, &c).is_lt());
+                best.insert(at, c);
+                best.truncate(candidates_wanted);
+            }
+            candidates.extend(best);
         }
         candidates.sort_by(by_rank);
+        candidates.truncate(candidates_wanted);
 
         // `process`: cur_len counts the start token and the token being added.
         let generated_len = beams[0].tokens.len() + 1;
         let mut next_beams = Vec::with_capacity(num_beams);
         let mut parents = Vec::with_capacity(num_beams);
-        for (rank, &(score, b, token)) in candidates.iter().enumerate() {
-            let logprob = logprob_rows[row_of_beam[b]][token as usize];
+        for (rank, c) in candidates.iter().enumerate() {
+            let (score, b, token, logprob) = (c.score, c.beam, c.token, c.logprob);
             if token == config.eos_token_id {
                 if rank >= num_beams {
                     continue;
@@ -275,7 +306,7 @@ pub fn beam_search<D: StepDecoder>(
                 "fewer than {num_beams} candidates that are not </s>: vocabulary too small"
             )));
         }
-        let best_candidate = candidates[0].0;
+        let best_candidate = candidates[0].score;
         done = done || hypotheses.is_done(best_candidate, generated_len);
         beams = next_beams;
         if done || generated_len >= config.max_new_tokens {
