@@ -241,10 +241,17 @@ pub fn beam_search<D: StepDecoder>(
             let (max, log_sum) = normalizers[row];
             let logits = &rows[row * vocab_size..(row + 1) * vocab_size];
             let mut best: Vec<Candidate> = Vec::with_capacity(candidates_wanted + 1);
+            // Score of the worst kept candidate once the buffer is full: anything strictly
+            // below it cannot enter, which skips almost every token with one comparison.
+            let mut threshold = f32::NEG_INFINITY;
             for (token, &x) in logits.iter().enumerate() {
                 let logprob = x - max - log_sum;
+                let score = beam.score + logprob;
+                if score < threshold {
+                    continue;
+                }
                 let c = Candidate {
-                    score: beam.score + logprob,
+                    score,
                     logprob,
                     beam: b,
                     token: token as u32,
@@ -257,6 +264,9 @@ pub fn beam_search<D: StepDecoder>(
                 let at = best.partition_point(|e| by_rank(e, &c).is_lt());
                 best.insert(at, c);
                 best.truncate(candidates_wanted);
+                if best.len() == candidates_wanted {
+                    threshold = best[candidates_wanted - 1].score;
+                }
             }
             candidates.extend(best);
         }
