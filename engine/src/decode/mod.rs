@@ -33,3 +33,20 @@ pub struct Generation {
     /// Whether the sequence ended with `</s>` rather than at the length limit.
     pub finished_with_eos: bool,
 }
+
+impl Generation {
+    /// Geometric-mean probability of the generated tokens, exp(mean log-prob): a caption
+    /// confidence in [0, 1] (0 when nothing was generated).
+    pub fn confidence(&self) -> f32 {
+        if self.token_logprobs.is_empty() {
+            return 0.0;
+        }
+        let mean = self
+            .token_logprobs
+            .iter()
+            .map(|&x| f64::from(x))
+            .sum::<f64>()
+            / self.token_logprobs.len() as f64;
+        mean.exp() as f32
+    }
+}
