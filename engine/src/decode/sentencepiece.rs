@@ -420,7 +420,10 @@ impl SentencePieceModel {
             .into_iter()
             .map(|t| EncodedPiece {
                 id: t.id,
-                text: normalized[t.offsets.0..t.offsets.1].to_string(),
+                text: normalized
+                    .get(t.offsets.0..t.offsets.1)
+                    .unwrap_or_default()
+                    .to_string(),
             })
             .collect())
     }
