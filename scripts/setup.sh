@@ -41,4 +41,5 @@ if [ "${1:-}" = "--peers" ]; then
     .venv-peers/bin/pip install -q --disable-pip-version-check -r tools/requirements-peers.txt
     cp tools/requirements-peers.txt .venv-peers/.ok
   fi
+  tools/fetch_sentencepiece_testdata.sh
 fi

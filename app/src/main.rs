@@ -1,9 +1,7 @@
 //! `signcap`: with no subcommand opens the desktop app; subcommands run headless.
 
-mod cli;
-mod gui;
-
 use clap::{Parser, Subcommand};
+use signcap::{cli, gui};
 
 #[derive(Parser)]
 #[command(

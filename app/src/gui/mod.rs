@@ -1,5 +1,21 @@
 //! The desktop app: a thin egui view over worker threads joined by channels.
 
+pub mod app;
+pub mod export;
+pub mod file_browser;
+pub mod inspect;
+pub mod latency;
+pub mod overlay;
+pub mod pipeline;
+pub mod settings;
+pub mod skeleton;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+pub use app::{App, AppOptions};
+
 /// Options of the GUI given on the command line.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct GuiArgs {
@@ -12,6 +28,34 @@ pub struct GuiArgs {
 }
 
 /// Opens the main window and runs until it is closed.
-pub fn run(_args: GuiArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the desktop app is not implemented yet")
+pub fn run(args: GuiArgs) -> anyhow::Result<()> {
+    let settings_path = settings::default_settings_path();
+    let settings = match &settings_path {
+        Some(path) => settings::Settings::load(path)?,
+        None => settings::Settings::default(),
+    };
+    let mut options = AppOptions::with_engine(settings, settings_path);
+    options.open = args.open.map(pipeline::SourceRequest::File);
+    options.quit_after = match args.quit_after {
+        Some(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            Some(Duration::from_secs_f64(seconds))
+        }
+        Some(seconds) => anyhow::bail!("--quit-after {seconds}: expected seconds ≥ 0"),
+        None => None,
+    };
+    let native_options = eframe::NativeOptions {
+        renderer: eframe::Renderer::Wgpu,
+        viewport: egui::ViewportBuilder::default()
+            .with_title("signcap")
+            .with_inner_size([1200.0, 760.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "signcap",
+        native_options,
+        Box::new(move |cc| Ok(Box::new(App::new(cc, options)))),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
+    .context("running the window")
 }

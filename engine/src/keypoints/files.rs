@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::holistic::{self, HolisticLandmarks};
+use super::holistic::{self, HolisticPoints};
 use super::pickle::{self, PickleWriter, Value, WriteDtype};
 use super::pose_format::{PoseComponent, PoseFormatFile, PoseHeader};
 use super::{Keypoint, NUM_KEYPOINTS, PoseFrame, PoseSequence};
@@ -419,17 +419,25 @@ pub fn sequence_from_pose_format(file: &PoseFormatFile) -> Result<PoseSequence, 
         // MediaPipe Holistic, full or reduced: place each point by its name.
         let slots = holistic_slots(&offsets)?;
         Box::new(move |t| {
-            let mut l = HolisticLandmarks::empty();
+            let mut body = [Keypoint::default(); 33];
+            let mut face = [Keypoint::default(); FACE_MESH_POINTS];
+            let mut left_hand = [Keypoint::default(); 21];
+            let mut right_hand = [Keypoint::default(); 21];
             for &(part, index, point) in &slots {
                 let target = match part {
-                    HolisticPart::Pose => &mut l.pose,
-                    HolisticPart::Face => &mut l.face,
-                    HolisticPart::LeftHand => &mut l.left_hand,
-                    HolisticPart::RightHand => &mut l.right_hand,
+                    HolisticPart::Pose => &mut body[index],
+                    HolisticPart::Face => &mut face[index],
+                    HolisticPart::LeftHand => &mut left_hand[index],
+                    HolisticPart::RightHand => &mut right_hand[index],
                 };
-                target[index] = keypoint(t, point);
+                *target = keypoint(t, point);
             }
-            holistic::coco_wholebody_from_holistic(&l)
+            holistic::coco_wholebody_from_holistic(&HolisticPoints {
+                body: Some(&body),
+                face: Some(&face),
+                left_hand: Some(&left_hand),
+                right_hand: Some(&right_hand),
+            })
         })
     } else if let (
         Some((_, body, b)),
@@ -481,6 +489,9 @@ pub fn sequence_from_pose_format(file: &PoseFormatFile) -> Result<PoseSequence, 
     })
 }
 
+/// Points of MediaPipe's face mesh (without iris refinement).
+const FACE_MESH_POINTS: usize = 468;
+
 #[derive(Clone, Copy)]
 enum HolisticPart {
     Pose,
@@ -508,7 +519,7 @@ fn holistic_slots(
                 HolisticPart::Face => point
                     .parse::<usize>()
                     .ok()
-                    .filter(|&k| k < holistic::FACE_LANDMARKS),
+                    .filter(|&k| k < FACE_MESH_POINTS),
                 HolisticPart::LeftHand | HolisticPart::RightHand => {
                     MEDIAPIPE_HAND_POINTS.iter().position(|p| p == point)
                 }

@@ -10,6 +10,7 @@ pub use files::{
     pose_format_from_sequence, read_pose_file, read_pose_file_with, read_unisign_pkl_file,
     sequence_from_pose_format, write_pose_file,
 };
+pub mod unisign;
 
 /// Number of COCO-WholeBody keypoints.
 pub const NUM_KEYPOINTS: usize = 133;

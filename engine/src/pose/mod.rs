@@ -1,5 +1,9 @@
 //! Whole-body pose estimation: frames in, 133 COCO-WholeBody keypoints with confidences out.
 
+pub mod mediapipe;
+pub mod rtmw;
+pub mod runtime;
+
 use crate::keypoints::PoseFrame;
 use crate::source::Frame;
 
@@ -78,8 +82,8 @@ impl Default for PoseConfig {
 
 /// Builds the backend `config` asks for.
 pub fn create_estimator(config: &PoseConfig) -> Result<Box<dyn PoseEstimator>, PoseError> {
-    Err(PoseError::Runtime(format!(
-        "backend {:?} is not built yet",
-        config.backend
-    )))
+    match config.backend {
+        PoseBackendKind::Mediapipe => Ok(Box::new(mediapipe::MediapipeHolistic::new(config)?)),
+        PoseBackendKind::Rtmw => Ok(Box::new(rtmw::RtmwEstimator::new(config)?)),
+    }
 }

@@ -1,0 +1,165 @@
+//! Settings kept in a TOML file: pose backend, model paths, threads, theme, recent files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use signcap_engine::pose::PoseConfig;
+
+use super::overlay::GroupToggles;
+
+/// Light, dark, or whatever the system prefers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeChoice {
+    /// Follow the system.
+    #[default]
+    System,
+    /// Light theme.
+    Light,
+    /// Dark theme.
+    Dark,
+}
+
+/// Paths of the Uni-Sign translation model (`[model]` table).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ModelSettings {
+    /// Uni-Sign checkpoint (.pth or .safetensors).
+    pub checkpoint: Option<PathBuf>,
+    /// mT5 `tokenizer.json`.
+    pub tokenizer: Option<PathBuf>,
+    /// Threads for the model.
+    pub threads: usize,
+}
+
+/// How the player caches (`[player]` table).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PlayerSettings {
+    /// Most decoded frames kept in memory for instant scrubbing.
+    pub max_cached_frames: usize,
+    /// Frames decoded ahead of the playhead.
+    pub decode_ahead: u64,
+}
+
+impl Default for PlayerSettings {
+    fn default() -> Self {
+        Self {
+            max_cached_frames: 1024,
+            decode_ahead: 64,
+        }
+    }
+}
+
+/// Look and behaviour of the window (`[ui]` table).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct UiSettings {
+    /// Colour theme.
+    pub theme: ThemeChoice,
+    /// Shown keypoint groups.
+    pub groups: GroupToggles,
+    /// Recently opened files, newest first.
+    pub recent_files: Vec<PathBuf>,
+}
+
+/// Everything in `settings.toml`.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Pose backend, its model files and threads.
+    pub pose: PoseConfig,
+    /// Translation model paths.
+    pub model: ModelSettings,
+    /// Player caching.
+    pub player: PlayerSettings,
+    /// Window look and recent files.
+    pub ui: UiSettings,
+}
+
+/// Most recent files remembered.
+pub const MAX_RECENT_FILES: usize = 10;
+
+impl Settings {
+    /// Reads `path`; a missing file gives the defaults.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        toml::from_str(&text).with_context(|| format!("{}: invalid settings", path.display()))
+    }
+
+    /// Writes `path` atomically, creating its folder.
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let text = toml::to_string_pretty(self).context("serialising settings")?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        signcap_engine::fsutil::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Puts `path` at the front of the recent files.
+    pub fn remember_recent(&mut self, path: &Path) {
+        self.ui.recent_files.retain(|p| p != path);
+        self.ui.recent_files.insert(0, path.to_path_buf());
+        self.ui.recent_files.truncate(MAX_RECENT_FILES);
+    }
+}
+
+/// `$SIGNCAP_CONFIG`, else `$XDG_CONFIG_HOME/signcap/settings.toml`, else
+/// `~/.config/signcap/settings.toml`.
+pub fn default_settings_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("SIGNCAP_CONFIG") {
+        return Some(PathBuf::from(path));
+    }
+    let config_dir = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(config_dir.join("signcap").join("settings.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_toml_and_keeps_recent_files_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/settings.toml");
+        let mut settings = Settings::default();
+        settings.pose.threads = 3;
+        settings.ui.theme = ThemeChoice::Dark;
+        settings.remember_recent(Path::new("/a.mp4"));
+        settings.remember_recent(Path::new("/b.mp4"));
+        settings.remember_recent(Path::new("/a.mp4"));
+        settings.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("[pose]") && text.contains("threads = 3"),
+            "{text}"
+        );
+        let loaded = Settings::load(&path).unwrap();
+        assert_eq!(loaded, settings);
+        assert_eq!(
+            loaded.ui.recent_files,
+            vec![PathBuf::from("/a.mp4"), PathBuf::from("/b.mp4")]
+        );
+    }
+
+    #[test]
+    fn invalid_file_names_the_path_and_missing_file_gives_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings.toml");
+        assert_eq!(Settings::load(&path).unwrap(), Settings::default());
+        std::fs::write(&path, "[pose]\nthreads = \"many\"\n").unwrap();
+        let message = format!("{:#}", Settings::load(&path).unwrap_err());
+        assert!(
+            message.contains("settings.toml") && message.contains("threads"),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,808 @@
+//! The embedded MediaPipe Holistic backend: the Holistic graph (`holistic_landmark_cpu.pbtxt` of
+//! mediapipe 0.10.21, `model_complexity=1`, `smooth_landmarks=True`) re-implemented over the
+//! converted ONNX models in `assets/models/mediapipe/`.
+//!
+//! Per frame: the body crop comes from the previous frame's landmarks (the person detector runs
+//! only when there are none); pose landmarks are refined from the heatmap and smoothed; each hand
+//! crop comes from the body's wrist, index and pinky points via the `hand_recrop` model, or from
+//! the previous hand landmarks while they stay close; the face crop comes from a face detection
+//! inside a crop around the body's face points, or from the previous face landmarks.
+//! Hands and face run concurrently on two threads.
+
+pub mod detection;
+pub mod filter;
+pub mod geometry;
+
+use std::f32::consts::FRAC_PI_2;
+use std::path::Path;
+use std::time::Instant;
+
+use self::detection::{FACE_DETECTOR, POSE_DETECTOR};
+use self::filter::{AUX_LANDMARK_SMOOTHING, LandmarkSmoother, POSE_LANDMARK_SMOOTHING};
+use self::geometry::{Border, Landmark, RotatedRect, TrackingLimits, crop_to_tensor};
+use super::runtime::{OnnxModel, ort_environment};
+use super::{PoseConfig, PoseError, PoseEstimator};
+use crate::keypoints::holistic::{HolisticPoints, coco_wholebody_from_holistic};
+use crate::keypoints::{Keypoint, PoseFrame};
+use crate::source::Frame;
+
+/// Model files of the backend, relative to `PoseConfig::mediapipe_model_dir`.
+pub const MODEL_FILES: [&str; 6] = [
+    "pose_detection.onnx",
+    "pose_landmark_full.onnx",
+    "hand_recrop.onnx",
+    "hand_landmark_full.onnx",
+    "face_detection_short_range.onnx",
+    "face_landmark.onnx",
+];
+
+/// BlazePose landmarks per body.
+pub const NUM_BODY_LANDMARKS: usize = 33;
+/// Landmarks per hand.
+pub const NUM_HAND_LANDMARKS: usize = 21;
+/// Face-mesh landmarks.
+pub const NUM_FACE_LANDMARKS: usize = 468;
+
+const POSE_LANDMARK_INPUT: usize = 256;
+const POSE_HEATMAP_SIZE: usize = 64;
+/// 33 landmarks plus 6 auxiliary ones (2 used: the crop's centre and scale points).
+const POSE_MODEL_LANDMARKS: usize = 39;
+const HAND_RECROP_INPUT: usize = 256;
+const HAND_LANDMARK_INPUT: usize = 224;
+const FACE_LANDMARK_INPUT: usize = 192;
+/// `RefineLandmarksFromHeatmapCalculator` window.
+const HEATMAP_KERNEL: usize = 7;
+/// Presence thresholds of the body, hand and face models, and the wrist visibility that gates a hand.
+const PRESENCE_THRESHOLD: f32 = 0.5;
+const WRIST_VISIBILITY_THRESHOLD: f32 = 0.1;
+
+const HAND_TRACKING: TrackingLimits = TrackingLimits {
+    rotation_degrees: 40.0,
+    translation: 0.2,
+    scale: 0.4,
+    recrop_rect_margin: -0.1,
+};
+const FACE_TRACKING: TrackingLimits = TrackingLimits {
+    rotation_degrees: 15.0,
+    translation: 0.1,
+    scale: 0.3,
+    recrop_rect_margin: -0.2,
+};
+
+/// The raw Holistic result for one frame, in image pixels.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HolisticLandmarks {
+    /// 33 BlazePose landmarks (smoothed), if a body was found.
+    pub body: Option<Vec<Landmark>>,
+    /// 21 landmarks of the signer's left hand (from the body's left wrist).
+    pub left_hand: Option<Vec<Landmark>>,
+    /// 21 landmarks of the signer's right hand.
+    pub right_hand: Option<Vec<Landmark>>,
+    /// 468 face-mesh landmarks.
+    pub face: Option<Vec<Landmark>>,
+    /// Hand presence scores (left, right), 0 where no hand was found.
+    pub hand_scores: (f32, f32),
+    /// Face presence score, 0 where no face was found.
+    pub face_score: f32,
+}
+
+/// A borrowed RGB24 image.
+#[derive(Clone, Copy)]
+struct Image<'a> {
+    rgb: &'a [u8],
+    width: usize,
+    height: usize,
+}
+
+impl Image<'_> {
+    fn crop(
+        &self,
+        rect: &RotatedRect,
+        size: usize,
+        range: (f32, f32),
+        border: Border,
+        out: &mut Vec<f32>,
+    ) {
+        crop_to_tensor(
+            self.rgb,
+            self.width,
+            self.height,
+            rect,
+            size,
+            range,
+            border,
+            out,
+        );
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn elapsed_ms(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+/// The body stage: detector, landmarks, smoothing and the crop for the next frame.
+struct BodyStage {
+    detector: OnnxModel,
+    landmarks: OnnxModel,
+    anchors: Vec<(f32, f32)>,
+    /// The crop predicted from the previous frame's landmarks.
+    tracked_roi: Option<RotatedRect>,
+    smoother: LandmarkSmoother,
+    aux_smoother: LandmarkSmoother,
+    input: Vec<f32>,
+}
+
+impl BodyStage {
+    fn reset(&mut self) {
+        self.tracked_roi = None;
+        self.smoother.reset();
+        self.aux_smoother.reset();
+    }
+
+    /// The crop around the best person detection, or `None` when there is nobody.
+    fn detect(&mut self, image: Image) -> Result<Option<RotatedRect>, PoseError> {
+        let whole = RotatedRect {
+            center_x: image.width as f32 / 2.0,
+            center_y: image.height as f32 / 2.0,
+            width: image.width as f32,
+            height: image.height as f32,
+            rotation: 0.0,
+        }
+        .padded_to_aspect(POSE_DETECTOR.input_size, POSE_DETECTOR.input_size);
+        let size = POSE_DETECTOR.input_size;
+        image.crop(&whole, size, (-1.0, 1.0), Border::Zero, &mut self.input);
+        let outputs = self.detector.run(
+            "detector",
+            &self.input,
+            [1, size, size, 3],
+            &["Identity", "Identity_1"],
+        )?;
+        let detections = POSE_DETECTOR.decode(&self.anchors, &outputs[0], &outputs[1]);
+        // One signer: the detector's best (the graph keeps the first detection).
+        Ok(detections.first().map(|best| {
+            let hip_center = whole.image_from_normalized(best.keypoints[0].0, best.keypoints[0].1);
+            let scale_point = whole.image_from_normalized(best.keypoints[1].0, best.keypoints[1].1);
+            RotatedRect::from_alignment_points(hip_center, scale_point, FRAC_PI_2)
+                .transformed(1.25, 0.0, true)
+        }))
+    }
+
+    /// Landmarks inside `roi`, or `None` when the model sees no body there.
+    fn landmarks(
+        &mut self,
+        image: Image,
+        roi: &RotatedRect,
+        time: f64,
+    ) -> Result<Option<Vec<Landmark>>, PoseError> {
+        let crop = roi.padded_to_aspect(POSE_LANDMARK_INPUT, POSE_LANDMARK_INPUT);
+        let size = POSE_LANDMARK_INPUT;
+        image.crop(&crop, size, (0.0, 1.0), Border::Replicate, &mut self.input);
+        let outputs = self.landmarks.run(
+            "body",
+            &self.input,
+            [1, size, size, 3],
+            &["Identity", "Identity_1", "Identity_3"],
+        )?;
+        let (raw, presence, heatmap) = (&outputs[0], outputs[1][0], &outputs[2]);
+        if presence < PRESENCE_THRESHOLD || raw.len() < POSE_MODEL_LANDMARKS * 5 {
+            return Ok(None);
+        }
+        let mut in_crop: Vec<Landmark> = raw
+            .chunks_exact(5)
+            .take(NUM_BODY_LANDMARKS + 2)
+            .map(|v| Landmark {
+                x: v[0] / size as f32,
+                y: v[1] / size as f32,
+                z: v[2] / size as f32,
+                visibility: sigmoid(v[3]),
+                presence: sigmoid(v[4]),
+            })
+            .collect();
+        refine_from_heatmap(
+            &mut in_crop,
+            heatmap,
+            POSE_HEATMAP_SIZE,
+            POSE_MODEL_LANDMARKS,
+        );
+        let mut in_image: Vec<Landmark> = in_crop
+            .iter()
+            .map(|l| {
+                let (x, y) = crop.image_from_normalized(l.x, l.y);
+                Landmark {
+                    x,
+                    y,
+                    z: l.z * crop.width,
+                    ..*l
+                }
+            })
+            .collect();
+        let mut aux = in_image.split_off(NUM_BODY_LANDMARKS);
+        // Speeds are measured against the body size given by the unsmoothed auxiliary points.
+        let aux_rect = RotatedRect::from_alignment_points(
+            (aux[0].x, aux[0].y),
+            (aux[1].x, aux[1].y),
+            FRAC_PI_2,
+        );
+        let object_scale = (aux_rect.width + aux_rect.height) / 2.0;
+        self.smoother.apply(&mut in_image, time, object_scale);
+        self.aux_smoother.apply(&mut aux, time, object_scale);
+        self.tracked_roi = Some(
+            RotatedRect::from_alignment_points(
+                (aux[0].x, aux[0].y),
+                (aux[1].x, aux[1].y),
+                FRAC_PI_2,
+            )
+            .transformed(1.25, 0.0, true),
+        );
+        Ok(Some(in_image))
+    }
+}
+
+/// `RefineLandmarksFromHeatmapCalculator`: moves each point (crop-normalised) to the
+/// confidence-weighted centre of its heatmap window when the window is confident enough.
+fn refine_from_heatmap(landmarks: &mut [Landmark], heatmap: &[f32], size: usize, channels: usize) {
+    if heatmap.len() != size * size * channels {
+        return;
+    }
+    let offset = (HEATMAP_KERNEL - 1) / 2;
+    for (channel, landmark) in landmarks.iter_mut().enumerate() {
+        let center_col = (landmark.x * size as f32) as isize;
+        let center_row = (landmark.y * size as f32) as isize;
+        if center_col < 0
+            || center_row < 0
+            || center_col >= size as isize
+            || center_row >= size as isize
+        {
+            continue;
+        }
+        let (center_col, center_row) = (center_col as usize, center_row as usize);
+        let (mut sum, mut weighted_col, mut weighted_row, mut max_confidence) =
+            (0.0, 0.0, 0.0, 0.0f32);
+        for row in center_row.saturating_sub(offset)..(center_row + offset + 1).min(size) {
+            for col in center_col.saturating_sub(offset)..(center_col + offset + 1).min(size) {
+                let confidence = sigmoid(heatmap[(row * size + col) * channels + channel]);
+                sum += confidence;
+                max_confidence = max_confidence.max(confidence);
+                weighted_col += col as f32 * confidence;
+                weighted_row += row as f32 * confidence;
+            }
+        }
+        if max_confidence >= 0.5 && sum > 0.0 {
+            landmark.x = weighted_col / size as f32 / sum;
+            landmark.y = weighted_row / size as f32 / sum;
+        }
+    }
+}
+
+/// Which body points a hand hangs from: wrist, pinky, index (BlazePose indices).
+#[derive(Clone, Copy)]
+struct HandSide {
+    wrist: usize,
+    pinky: usize,
+    index: usize,
+}
+
+const LEFT_HAND: HandSide = HandSide {
+    wrist: 15,
+    pinky: 17,
+    index: 19,
+};
+const RIGHT_HAND: HandSide = HandSide {
+    wrist: 16,
+    pinky: 18,
+    index: 20,
+};
+
+/// The hand stage: re-crop model, landmark model and per-hand tracking state.
+struct HandStage {
+    recrop: OnnxModel,
+    landmarks: OnnxModel,
+    previous: [Option<Vec<Landmark>>; 2],
+    input: Vec<f32>,
+}
+
+/// The palm points `HandLandmarksToRectCalculator` keeps from the 21 hand landmarks.
+const PALM_LANDMARKS: [usize; 12] = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18];
+
+/// `HandLandmarksToRectCalculator`: a rect around the palm points, rotated so the wrist points
+/// down the crop.
+fn hand_landmarks_to_rect(landmarks: &[Landmark]) -> RotatedRect {
+    let palm: Vec<(f32, f32)> = PALM_LANDMARKS
+        .iter()
+        .map(|&i| (landmarks[i].x, landmarks[i].y))
+        .collect();
+    // Palm indices 4, 6, 8 are the index, middle and ring finger knuckles.
+    let wrist = palm[0];
+    let across = ((palm[4].0 + palm[8].0) / 2.0, (palm[4].1 + palm[8].1) / 2.0);
+    let toward = ((across.0 + palm[6].0) / 2.0, (across.1 + palm[6].1) / 2.0);
+    let rotation = geometry::rotation_between(wrist, toward, FRAC_PI_2);
+    let axis_aligned = RotatedRect::bounding(palm.iter().copied(), 0.0).unwrap_or_default();
+    let (sin, cos) = geometry::normalize_radians(-rotation).sin_cos();
+    let projected = RotatedRect::bounding(
+        palm.iter().map(|&(x, y)| {
+            let (dx, dy) = (x - axis_aligned.center_x, y - axis_aligned.center_y);
+            (dx * cos - dy * sin, dx * sin + dy * cos)
+        }),
+        0.0,
+    )
+    .unwrap_or_default();
+    let (sin, cos) = rotation.sin_cos();
+    RotatedRect {
+        center_x: projected.center_x * cos - projected.center_y * sin + axis_aligned.center_x,
+        center_y: projected.center_x * sin + projected.center_y * cos + axis_aligned.center_y,
+        width: projected.width,
+        height: projected.height,
+        rotation,
+    }
+}
+
+impl HandStage {
+    fn reset(&mut self) {
+        self.previous = [None, None];
+    }
+
+    /// Both hands (left, right) with their presence scores.
+    #[allow(clippy::type_complexity)]
+    fn run(
+        &mut self,
+        image: Image,
+        body: &[Landmark],
+    ) -> Result<[(Option<Vec<Landmark>>, f32); 2], PoseError> {
+        let left = self.hand(image, body, LEFT_HAND, 0)?;
+        let right = self.hand(image, body, RIGHT_HAND, 1)?;
+        Ok([left, right])
+    }
+
+    fn hand(
+        &mut self,
+        image: Image,
+        body: &[Landmark],
+        side: HandSide,
+        slot: usize,
+    ) -> Result<(Option<Vec<Landmark>>, f32), PoseError> {
+        let previous = self.previous[slot].take();
+        if body[side.wrist].visibility <= WRIST_VISIBILITY_THRESHOLD {
+            return Ok((None, 0.0));
+        }
+        let recrop = self.recrop_rect(image, body, side)?;
+        let roi = match previous {
+            Some(previous) => {
+                let tracked = hand_landmarks_to_rect(&previous).transformed(2.0, -0.1, true);
+                if tracked.keeps_tracking(&recrop, &previous, &HAND_TRACKING) {
+                    tracked
+                } else {
+                    recrop
+                }
+            }
+            None => recrop,
+        };
+        let crop = roi.padded_to_aspect(HAND_LANDMARK_INPUT, HAND_LANDMARK_INPUT);
+        let size = HAND_LANDMARK_INPUT;
+        image.crop(&crop, size, (0.0, 1.0), Border::Replicate, &mut self.input);
+        let outputs = self.landmarks.run(
+            "hands",
+            &self.input,
+            [1, size, size, 3],
+            &["Identity", "Identity_1"],
+        )?;
+        let presence = outputs[1][0];
+        if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_HAND_LANDMARKS * 3 {
+            return Ok((None, 0.0));
+        }
+        let landmarks: Vec<Landmark> = outputs[0]
+            .chunks_exact(3)
+            .take(NUM_HAND_LANDMARKS)
+            .map(|v| {
+                let (x, y) = crop.image_from_normalized(v[0] / size as f32, v[1] / size as f32);
+                Landmark {
+                    x,
+                    y,
+                    z: v[2] / size as f32 * crop.width,
+                    visibility: presence,
+                    presence,
+                }
+            })
+            .collect();
+        self.previous[slot] = Some(landmarks.clone());
+        Ok((Some(landmarks), presence))
+    }
+
+    /// The hand crop from the body points, refined by the `hand_recrop` model.
+    fn recrop_rect(
+        &mut self,
+        image: Image,
+        body: &[Landmark],
+        side: HandSide,
+    ) -> Result<RotatedRect, PoseError> {
+        let wrist = (body[side.wrist].x, body[side.wrist].y);
+        let (index, pinky) = (body[side.index], body[side.pinky]);
+        let middle = (
+            (2.0 * index.x + pinky.x) / 3.0,
+            (2.0 * index.y + pinky.y) / 3.0,
+        );
+        let from_pose = RotatedRect {
+            center_x: middle.0,
+            center_y: middle.1,
+            width: 2.0 * (middle.0 - wrist.0).hypot(middle.1 - wrist.1),
+            height: 2.0 * (middle.0 - wrist.0).hypot(middle.1 - wrist.1),
+            rotation: geometry::rotation_between(wrist, middle, FRAC_PI_2),
+        }
+        .transformed(2.7, -0.1, true);
+        let crop = from_pose.padded_to_aspect(HAND_RECROP_INPUT, HAND_RECROP_INPUT);
+        let size = HAND_RECROP_INPUT;
+        image.crop(&crop, size, (0.0, 1.0), Border::Replicate, &mut self.input);
+        let outputs =
+            self.recrop
+                .run("hands", &self.input, [1, size, size, 3], &["output_crop"])?;
+        let v = &outputs[0];
+        if v.len() < 4 {
+            return Err(PoseError::Inference {
+                stage: "hands",
+                reason: format!("hand_recrop gave {} values, expected 4", v.len()),
+            });
+        }
+        let center = crop.image_from_normalized(v[0] / size as f32, v[1] / size as f32);
+        let scale_point = crop.image_from_normalized(v[2] / size as f32, v[3] / size as f32);
+        Ok(
+            RotatedRect::from_alignment_points(center, scale_point, -FRAC_PI_2)
+                .transformed(1.0, -0.1, true),
+        )
+    }
+}
+
+/// The face stage: detector inside a crop around the body's face points, landmark model and
+/// tracking state.
+struct FaceStage {
+    detector: OnnxModel,
+    landmarks: OnnxModel,
+    anchors: Vec<(f32, f32)>,
+    previous: Option<Vec<Landmark>>,
+    input: Vec<f32>,
+}
+
+impl FaceStage {
+    fn reset(&mut self) {
+        self.previous = None;
+    }
+
+    /// Face landmarks and presence score.
+    fn run(
+        &mut self,
+        image: Image,
+        body: &[Landmark],
+    ) -> Result<(Option<Vec<Landmark>>, f32), PoseError> {
+        let previous = self.previous.take();
+        let Some(recrop) = self.detection_rect(image, body)? else {
+            return Ok((None, 0.0));
+        };
+        let roi = match previous {
+            Some(previous) => {
+                let rotation = geometry::rotation_between(
+                    (previous[33].x, previous[33].y),
+                    (previous[263].x, previous[263].y),
+                    0.0,
+                );
+                let tracked = RotatedRect::bounding(previous.iter().map(|l| (l.x, l.y)), rotation)
+                    .unwrap_or_default()
+                    .transformed(1.5, 0.0, true);
+                if tracked.keeps_tracking(&recrop, &previous, &FACE_TRACKING) {
+                    tracked
+                } else {
+                    recrop
+                }
+            }
+            None => recrop,
+        };
+        let size = FACE_LANDMARK_INPUT;
+        image.crop(&roi, size, (0.0, 1.0), Border::Replicate, &mut self.input);
+        let outputs = self.landmarks.run(
+            "face",
+            &self.input,
+            [1, size, size, 3],
+            &["conv2d_21", "conv2d_31"],
+        )?;
+        let presence = sigmoid(outputs[1][0]);
+        if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_FACE_LANDMARKS * 3 {
+            return Ok((None, 0.0));
+        }
+        let landmarks: Vec<Landmark> = outputs[0]
+            .chunks_exact(3)
+            .take(NUM_FACE_LANDMARKS)
+            .map(|v| {
+                let (x, y) = roi.image_from_normalized(v[0] / size as f32, v[1] / size as f32);
+                Landmark {
+                    x,
+                    y,
+                    z: v[2] / size as f32 * roi.width,
+                    visibility: presence,
+                    presence,
+                }
+            })
+            .collect();
+        self.previous = Some(landmarks.clone());
+        Ok((Some(landmarks), presence))
+    }
+
+    /// The face crop from a face detection around the body's face points, or `None` when the
+    /// detector finds no face there.
+    fn detection_rect(
+        &mut self,
+        image: Image,
+        body: &[Landmark],
+    ) -> Result<Option<RotatedRect>, PoseError> {
+        let face_points = &body[..11];
+        let rotation = geometry::rotation_between(
+            (face_points[5].x, face_points[5].y),
+            (face_points[2].x, face_points[2].y),
+            0.0,
+        );
+        let Some(from_pose) =
+            RotatedRect::bounding(face_points.iter().map(|l| (l.x, l.y)), rotation)
+        else {
+            return Ok(None);
+        };
+        let crop = from_pose
+            .transformed(3.0, 0.0, true)
+            .padded_to_aspect(FACE_DETECTOR.input_size, FACE_DETECTOR.input_size);
+        let size = FACE_DETECTOR.input_size;
+        image.crop(&crop, size, (-1.0, 1.0), Border::Zero, &mut self.input);
+        let outputs = self.detector.run(
+            "face",
+            &self.input,
+            [1, size, size, 3],
+            &["regressors", "classificators"],
+        )?;
+        let detections = FACE_DETECTOR.decode(&self.anchors, &outputs[0], &outputs[1]);
+        Ok(detections.first().map(|best| {
+            let keypoints: Vec<(f32, f32)> = best
+                .keypoints
+                .iter()
+                .map(|&(u, v)| crop.image_from_normalized(u, v))
+                .collect();
+            // Right eye to left eye levels the face.
+            let rotation = geometry::rotation_between(keypoints[0], keypoints[1], 0.0);
+            RotatedRect::bounding(keypoints.iter().copied(), rotation)
+                .unwrap_or_default()
+                .transformed(2.0, -0.1, true)
+        }))
+    }
+}
+
+/// The MediaPipe Holistic pose backend.
+pub struct MediapipeHolistic {
+    body: BodyStage,
+    hands: HandStage,
+    face: FaceStage,
+    stage_ms: Vec<(&'static str, f64)>,
+}
+
+impl MediapipeHolistic {
+    /// Loads ONNX Runtime and the six models from `config.mediapipe_model_dir`.
+    pub fn new(config: &PoseConfig) -> Result<Self, PoseError> {
+        let dir = &config.mediapipe_model_dir;
+        // Check every file before loading the runtime, so a bad folder is named first.
+        for file in MODEL_FILES {
+            let path = dir.join(file);
+            if !path.is_file() {
+                return Err(PoseError::Model {
+                    path: path.display().to_string(),
+                    reason: "model file does not exist".into(),
+                });
+            }
+        }
+        let environment = ort_environment(config)?;
+        let threads = config.threads.max(1);
+        // The body models run alone, so they get the hand and face threads too.
+        let body_threads = threads * 2;
+        let open = |file: &str, threads: usize| {
+            OnnxModel::open(&environment, &Path::new(dir).join(file), threads)
+        };
+        Ok(Self {
+            body: BodyStage {
+                detector: open("pose_detection.onnx", body_threads)?,
+                landmarks: open("pose_landmark_full.onnx", body_threads)?,
+                anchors: POSE_DETECTOR.anchors(),
+                tracked_roi: None,
+                smoother: LandmarkSmoother::new(POSE_LANDMARK_SMOOTHING),
+                aux_smoother: LandmarkSmoother::new(AUX_LANDMARK_SMOOTHING),
+                input: Vec::new(),
+            },
+            hands: HandStage {
+                recrop: open("hand_recrop.onnx", threads)?,
+                landmarks: open("hand_landmark_full.onnx", threads)?,
+                previous: [None, None],
+                input: Vec::new(),
+            },
+            face: FaceStage {
+                detector: open("face_detection_short_range.onnx", threads)?,
+                landmarks: open("face_landmark.onnx", threads)?,
+                anchors: FACE_DETECTOR.anchors(),
+                previous: None,
+                input: Vec::new(),
+            },
+            stage_ms: Vec::new(),
+        })
+    }
+
+    /// Runs the Holistic graph on one frame (frames in order) and returns the raw landmarks.
+    pub fn estimate_holistic(&mut self, frame: &Frame) -> Result<HolisticLandmarks, PoseError> {
+        self.stage_ms.clear();
+        let (width, height) = (frame.width as usize, frame.height as usize);
+        if frame.rgb.len() != width * height * 3 {
+            return Err(PoseError::Inference {
+                stage: "input",
+                reason: format!(
+                    "frame {} has {} bytes, expected {width}x{height}x3",
+                    frame.index,
+                    frame.rgb.len()
+                ),
+            });
+        }
+        let image = Image {
+            rgb: &frame.rgb,
+            width,
+            height,
+        };
+        let roi = match self.body.tracked_roi {
+            Some(roi) => Some(roi),
+            None => {
+                let start = Instant::now();
+                let roi = self.body.detect(image)?;
+                self.stage_ms.push(("detector", elapsed_ms(start)));
+                roi
+            }
+        };
+        let start = Instant::now();
+        let body = match roi {
+            Some(roi) => self.body.landmarks(image, &roi, frame.time)?,
+            None => None,
+        };
+        self.stage_ms.push(("body", elapsed_ms(start)));
+        let Some(body) = body else {
+            self.reset();
+            return Ok(HolisticLandmarks::default());
+        };
+
+        let (hands, face) = {
+            let (hand_stage, face_stage) = (&mut self.hands, &mut self.face);
+            std::thread::scope(|scope| {
+                let face_worker = scope.spawn(|| {
+                    let start = Instant::now();
+                    let face = face_stage.run(image, &body);
+                    (face, elapsed_ms(start))
+                });
+                let start = Instant::now();
+                let hands = hand_stage.run(image, &body);
+                let hands_ms = elapsed_ms(start);
+                let face = face_worker.join();
+                ((hands, hands_ms), face)
+            })
+        };
+        let ((hands, hands_ms), face) = (hands, face);
+        let (face, face_ms) = face.map_err(|_| PoseError::Inference {
+            stage: "face",
+            reason: "the face worker thread panicked".into(),
+        })?;
+        self.stage_ms.push(("hands", hands_ms));
+        self.stage_ms.push(("face", face_ms));
+        let [(left_hand, left_score), (right_hand, right_score)] = hands?;
+        let (face, face_score) = face?;
+        Ok(HolisticLandmarks {
+            body: Some(body),
+            left_hand,
+            right_hand,
+            face,
+            hand_scores: (left_score, right_score),
+            face_score,
+        })
+    }
+}
+
+/// The Holistic landmarks as COCO-WholeBody keypoints: body points score their visibility, hand
+/// and face points their model's presence score.
+pub fn keypoints_from_holistic(landmarks: &HolisticLandmarks) -> Vec<Keypoint> {
+    let to_keypoints =
+        |points: &Option<Vec<Landmark>>, score: Option<f32>| -> Option<Vec<Keypoint>> {
+            points.as_ref().map(|points| {
+                points
+                    .iter()
+                    .map(|l| Keypoint {
+                        x: l.x,
+                        y: l.y,
+                        score: score.unwrap_or(l.visibility),
+                    })
+                    .collect()
+            })
+        };
+    let body = to_keypoints(&landmarks.body, None);
+    let face = to_keypoints(&landmarks.face, Some(landmarks.face_score));
+    let left = to_keypoints(&landmarks.left_hand, Some(landmarks.hand_scores.0));
+    let right = to_keypoints(&landmarks.right_hand, Some(landmarks.hand_scores.1));
+    coco_wholebody_from_holistic(&HolisticPoints {
+        body: body.as_deref().and_then(|p| p.try_into().ok()),
+        face: face.as_deref().and_then(|p| p.try_into().ok()),
+        left_hand: left.as_deref().and_then(|p| p.try_into().ok()),
+        right_hand: right.as_deref().and_then(|p| p.try_into().ok()),
+    })
+}
+
+impl PoseEstimator for MediapipeHolistic {
+    fn estimate(&mut self, frame: &Frame) -> Result<PoseFrame, PoseError> {
+        let landmarks = self.estimate_holistic(frame)?;
+        Ok(PoseFrame {
+            time: frame.time,
+            keypoints_in_image: keypoints_from_holistic(&landmarks),
+        })
+    }
+
+    fn reset(&mut self) {
+        self.body.reset();
+        self.hands.reset();
+        self.face.reset();
+    }
+
+    fn last_stage_ms(&self) -> Vec<(&'static str, f64)> {
+        self.stage_ms.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pose::create_estimator;
+
+    #[test]
+    fn a_missing_model_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = PoseConfig {
+            mediapipe_model_dir: dir.path().to_path_buf(),
+            ..PoseConfig::default()
+        };
+        let Err(error) = create_estimator(&config) else {
+            panic!("a missing model must be an error");
+        };
+        let expected = dir.path().join("pose_detection.onnx");
+        assert!(matches!(error, PoseError::Model { .. }));
+        assert!(
+            error.to_string().contains(&expected.display().to_string()),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_missing_runtime_library_is_an_error_naming_it() {
+        let config = PoseConfig {
+            ort_library: Some("/nonexistent/onnxruntime/libonnxruntime.so".into()),
+            ..PoseConfig::default()
+        };
+        let Err(error) = create_estimator(&config) else {
+            panic!("a missing library must be an error");
+        };
+        assert!(matches!(error, PoseError::Runtime(_)));
+        assert!(
+            error
+                .to_string()
+                .contains("/nonexistent/onnxruntime/libonnxruntime.so"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_palm_rect_of_an_upright_hand_is_unrotated() {
+        // A hand pointing straight up: wrist below, knuckles in a row above it.
+        let mut hand = vec![Landmark::at(50.0, 100.0); NUM_HAND_LANDMARKS];
+        for (i, x) in [(5, 40.0), (9, 50.0), (13, 60.0), (17, 70.0)] {
+            hand[i] = Landmark::at(x, 60.0);
+        }
+        let rect = hand_landmarks_to_rect(&hand);
+        assert!(rect.rotation.abs() < 1e-5, "{rect:?}");
+        assert!(
+            (rect.height - 40.0).abs() < 1e-4 && (rect.width - 30.0).abs() < 1e-4,
+            "{rect:?}"
+        );
+    }
+}
