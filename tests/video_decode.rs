@@ -321,6 +321,8 @@ fn seeking_to_frame_k_gives_the_pixels_of_sequential_decoding() {
     for path in [
         shared_dir().join("eval-media/videos/ase_FOOTBALL.mp4"),
         shared_dir().join("eval-media/videos/ase_what-is-your-name_25fps.mp4"),
+        // Starts at 0.08 s: `-ss` is relative to the container's start time.
+        shared_dir().join("eval-media/videos/ase_HOUSE.mp4"),
         g.vp9_webm.clone(),
         g.mpeg4.clone(),
         g.fps120.clone(),
