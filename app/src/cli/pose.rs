@@ -111,26 +111,14 @@ fn pose_config(args: &PoseArgs) -> anyhow::Result<PoseConfig> {
             config.det_model = Some(model_file(args.det_model.as_deref(), "--det-model")?);
         }
     }
-    // ort loads the library named by ORT_DYLIB_PATH; name it here if it is not there.
-    if let Some(lib) = std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from)
-        && !lib.is_file()
-    {
-        bail!(
-            "{}: ONNX Runtime library not found (ORT_DYLIB_PATH; run scripts/setup.sh)",
-            lib.display()
-        );
-    }
     Ok(config)
 }
 
 fn model_file(path: Option<&Path>, flag: &str) -> anyhow::Result<PathBuf> {
-    let Some(path) = path else {
-        bail!("the rtmw backend needs {flag} FILE.onnx");
-    };
-    if !path.is_file() {
-        bail!("{}: model file not found ({flag})", path.display());
+    match path {
+        Some(path) => Ok(path.to_path_buf()),
+        None => bail!("the rtmw backend needs {flag} FILE.onnx"),
     }
-    Ok(path.to_path_buf())
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
