@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 use candle_core::{DType, Device, Tensor};
 use signcap_engine::decode::StepDecoder;
+use signcap_engine::decode::search::{self, SearchConfig};
+use signcap_engine::decode::tokenizer::MT5Tokenizer;
 use signcap_engine::keypoints::NUM_KEYPOINTS;
 use signcap_engine::keypoints::unisign::{self, FrameSelection, NormalizedClip, Part};
 use signcap_engine::model::{Mt5Config, UniSign, WeightPrecision};
@@ -266,6 +268,65 @@ fn check_model(name: &str, tag: &str, precision: WeightPrecision) {
     }
     assert!(failures.is_empty(), "{name}/{tag}: {failures:?}");
     assert_eq!(ids, want_ids, "{name}/{tag}: greedy ids");
+
+    // The official call: beam 4, 100 new tokens, then the official decode.
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(parity_dir().join(format!("expected_{name}_{tag}.json"))).unwrap(),
+    )
+    .unwrap();
+    let mut decoder = model.decoder(&encoded).unwrap();
+    let beam = search::generate(&mut decoder, &SearchConfig::default()).unwrap();
+    let want_beam: Vec<u32> = expected["beam_ids"]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|i| i as u32)
+        .collect();
+    assert_eq!(beam.ids, want_beam, "{name}/{tag}/{precision:?}: beam ids");
+    let want_score = expected["beam_sequence_score"].to_vec1::<f32>().unwrap()[0];
+    eprintln!(
+        "{name}/{tag}/{precision:?} beam score {} vs {want_score} ({} ids)",
+        beam.score,
+        beam.ids.len()
+    );
+    assert!(
+        (beam.score - want_score).abs() <= 1e-4 * want_score.abs().max(1.0),
+        "{name}/{tag}/{precision:?}: beam score {} vs {want_score}",
+        beam.score
+    );
+    assert_eq!(
+        beam.finished_with_eos,
+        sidecar["beam_finished_with_eos"].as_bool().unwrap()
+    );
+    let tokenizer = tokenizer();
+    let text = tokenizer.decode(&beam.ids, true, true).unwrap();
+    assert_eq!(text, sidecar["beam_text"].as_str().unwrap(), "{name}/{tag}: beam text");
+    let greedy_text = tokenizer.decode(&ids, true, true).unwrap();
+    assert_eq!(greedy_text, sidecar["greedy_text"].as_str().unwrap());
+}
+
+fn tokenizer() -> &'static MT5Tokenizer {
+    static TOKENIZER: OnceLock<MT5Tokenizer> = OnceLock::new();
+    TOKENIZER.get_or_init(|| {
+        MT5Tokenizer::from_spiece(&parity_dir().join("tiny-mt5/spiece.model")).unwrap()
+    })
+}
+
+#[test]
+fn prompt_ids_from_the_tokenizer_equal_the_fixture() {
+    let expected = load("expected_football_f32.safetensors");
+    let want: Vec<u32> = expected["prompt_ids"]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|i| i as u32)
+        .collect();
+    let text = signcap_engine::model::prompt_text(signcap_engine::model::Language::English);
+    assert_eq!(tokenizer().encode(&text).unwrap(), want);
 }
 
 #[test]
