@@ -18,13 +18,18 @@ fn parity_dir() -> PathBuf {
 fn football_pkl_translates_to_the_official_beam_text() {
     let pkl = signcap_tests::shared_dir().join("eval-media/unisign_pkl/ase_FOOTBALL.unisign.pkl");
     let sequence = read_pose_file(&pkl).unwrap();
-    let input =
-        unisign::preprocess(&NormalizedClip::from_sequence(&sequence), &FrameSelection::Uniform)
-            .unwrap();
+    let input = unisign::preprocess(
+        &NormalizedClip::from_sequence(&sequence),
+        &FrameSelection::Uniform,
+    )
+    .unwrap();
     assert_eq!(input.num_frames(), 62);
     let config = Mt5Config::load(&parity_dir().join("tiny-mt5")).unwrap();
     let tokenizer = MT5Tokenizer::from_spiece(&parity_dir().join("tiny-mt5/spiece.model")).unwrap();
-    for (tag, precision) in [("f32", WeightPrecision::F32), ("bf16", WeightPrecision::Stored)] {
+    for (tag, precision) in [
+        ("f32", WeightPrecision::F32),
+        ("bf16", WeightPrecision::Stored),
+    ] {
         let model = UniSign::load(
             &parity_dir().join(format!("tiny_unisign_{tag}.pth")),
             &config,
@@ -32,14 +37,23 @@ fn football_pkl_translates_to_the_official_beam_text() {
         )
         .unwrap();
         let translation = model
-            .translate(&tokenizer, &input, Language::English, &SearchConfig::default())
+            .translate(
+                &tokenizer,
+                &input,
+                Language::English,
+                &SearchConfig::default(),
+            )
             .unwrap();
         let sidecar: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(parity_dir().join(format!("expected_football_{tag}.json")))
                 .unwrap(),
         )
         .unwrap();
-        assert_eq!(translation.text, sidecar["beam_text"].as_str().unwrap(), "{tag}");
+        assert_eq!(
+            translation.text,
+            sidecar["beam_text"].as_str().unwrap(),
+            "{tag}"
+        );
         let want_ids: Vec<u32> = sidecar["beam_ids"]
             .as_array()
             .unwrap()

@@ -159,8 +159,7 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
 
     println!(
         "mT5-base (random weights), signcap weights {}, PyTorch f32, {} threads, {} new tokens, best of {} after a warm-up; load {load_s:.1} s",
-        args.weights,
-        args.threads, args.new_tokens, args.repeats
+        args.weights, args.threads, args.new_tokens, args.repeats
     );
     println!(
         "{:>7} | {:>21} | {:>27} | {:>27}",
@@ -200,7 +199,12 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
             let (ids, logits) = greedy_fixed(&mt5, &hidden, &mask, args.new_tokens)?;
             let want_ids: Vec<u32> = t["greedy_ids"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_u64())
+                        .map(|v| v as u32)
+                        .collect()
+                })
                 .unwrap_or_default();
             let hidden_diff = max_abs(&hidden, &expected["encoder_last_hidden_state"])?;
             let want_logits = expected["greedy_step_logits"].to_dtype(DType::F32)?;
@@ -213,7 +217,11 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
             let logits_diff = max_abs(&ours, &want_logits.narrow(0, 0, steps)?)?;
             println!(
                 "full-size parity at length {len}: greedy ids {} ({} tokens); encoder max abs diff {hidden_diff:.2e}; first {steps} steps' logits max abs diff {logits_diff:.2e}",
-                if ids == want_ids { "identical" } else { "DIFFER" },
+                if ids == want_ids {
+                    "identical"
+                } else {
+                    "DIFFER"
+                },
                 args.new_tokens
             );
         }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use signcap_engine::decode::search::SearchConfig;
 use signcap_engine::decode::tokenizer::MT5Tokenizer;
-use signcap_engine::keypoints::{is_pose_file, read_pose_file};
 use signcap_engine::keypoints::unisign::{self, FrameSelection, NormalizedClip};
+use signcap_engine::keypoints::{is_pose_file, read_pose_file};
 use signcap_engine::model::{Language, Mt5Config, UniSign, WeightPrecision};
 
 /// Output language (it picks the prompt; it must match the checkpoint).

@@ -285,8 +285,7 @@ impl UniSign {
         let parts = self.part_tensors(input)?;
         let encoded = self.encode(&parts, &prompt_ids)?;
         let mut decoder = self.decoder(&encoded)?;
-        let generation =
-            crate::decode::search::generate(&mut decoder, search).map_err(Box::new)?;
+        let generation = crate::decode::search::generate(&mut decoder, search).map_err(Box::new)?;
         let text = tokenizer.decode(&generation.ids, true, true)?;
         Ok(Translation {
             text,
