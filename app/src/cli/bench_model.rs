@@ -159,8 +159,7 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
 
     println!(
         "mT5-base (random weights), signcap weights {}, PyTorch f32, {} threads, {} new tokens, best of {} after a warm-up; load {load_s:.1} s",
-        args.weights,
-        args.threads, args.new_tokens, args.repeats
+        args.weights, args.threads, args.new_tokens, args.repeats
     );
     println!(
         "{:>7} | {:>21} | {:>27} | {:>27}",
