@@ -116,6 +116,11 @@ impl Image<'_> {
     }
 }
 
+/// The first value of a model output (a score), 0 for an empty one.
+fn first_value(values: &[f32]) -> f32 {
+    values.first().copied().unwrap_or(0.0)
+}
+
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -187,7 +192,7 @@ impl BodyStage {
             [1, size, size, 3],
             &["Identity", "Identity_1", "Identity_3"],
         )?;
-        let (raw, presence, heatmap) = (&outputs[0], outputs[1][0], &outputs[2]);
+        let (raw, presence, heatmap) = (&outputs[0], first_value(&outputs[1]), &outputs[2]);
         if presence < PRESENCE_THRESHOLD || raw.len() < POSE_MODEL_LANDMARKS * 5 {
             return Ok(None);
         }
@@ -379,7 +384,7 @@ impl HandStage {
             [1, size, size, 3],
             &["Identity", "Identity_1"],
         )?;
-        let presence = outputs[1][0];
+        let presence = first_value(&outputs[1]);
         if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_HAND_LANDMARKS * 3 {
             return Ok((None, 0.0));
         }
@@ -495,7 +500,7 @@ impl FaceStage {
             [1, size, size, 3],
             &["conv2d_21", "conv2d_31"],
         )?;
-        let presence = sigmoid(outputs[1][0]);
+        let presence = sigmoid(first_value(&outputs[1]));
         if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_FACE_LANDMARKS * 3 {
             return Ok((None, 0.0));
         }
