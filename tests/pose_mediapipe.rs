@@ -174,6 +174,7 @@ fn mmpose_reference() -> Vec<Vec<Keypoint>> {
 
 /// The 9 body points Uni-Sign uses: nose, ears, shoulders, elbows, wrists.
 const UNISIGN_BODY: [usize; 9] = [0, 3, 4, 5, 6, 7, 8, 9, 10];
+const FACE: std::ops::Range<usize> = 23..91;
 const LEFT_HAND: std::ops::Range<usize> = 91..112;
 const RIGHT_HAND: std::ops::Range<usize> = 112..133;
 /// Reference points below this MMPose score are too unsure to judge against.
@@ -231,14 +232,17 @@ fn football_pck_against_the_mmpose_wholebody_reference() {
     };
     let left_as_right = pck(&ours, &reference, LEFT_HAND, swap);
     let right_as_left = pck(&ours, &reference, RIGHT_HAND, swap);
+    // The 68 face points come from a fixed face-mesh table, an approximation of the 300-W points.
+    let face = pck(&ours, &reference, FACE, same);
     eprintln!(
-        "PCK@0.2: body {body:.3}, left hand {left:.3}, right hand {right:.3}; \
-         swapped {left_as_right:.3} / {right_as_left:.3}"
+        "PCK@0.2: body {body:.3}, left hand {left:.3}, right hand {right:.3}, face {face:.3}; \
+         hands swapped {left_as_right:.3} / {right_as_left:.3}"
     );
     assert!(body >= 0.95, "body PCK {body}");
     assert!(left >= 0.90, "left hand PCK {left}");
     assert!(right >= 0.90, "right hand PCK {right}");
     assert!(left_as_right < left && right_as_left < right);
+    assert!(face >= 0.90, "face PCK {face}");
 }
 
 /// Writes the clip's frames as raw RGB24 and runs tests/python/holistic_landmarks.py on them.
