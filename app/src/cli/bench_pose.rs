@@ -256,7 +256,9 @@ fn decode_with_ffmpeg(video: &Path, limit: Option<usize>) -> anyhow::Result<Deco
         match stdout.read_exact(&mut frame) {
             Ok(()) => frames.push(Arc::new(frame)),
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(e).with_context(|| format!("{}: reading frames", video.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("{}: reading frames", video.display()));
+            }
         }
         if limit.is_some_and(|limit| frames.len() >= limit) {
             break;
