@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Tensor};
 use signcap_engine::decode::StepDecoder;
 use signcap_engine::keypoints::NUM_KEYPOINTS;
 use signcap_engine::keypoints::unisign::{self, FrameSelection, NormalizedClip, Part};
-use signcap_engine::model::{Mt5Config, UniSign};
+use signcap_engine::model::{Mt5Config, UniSign, WeightPrecision};
 
 const FIXTURES: [&str; 3] = ["football", "football_lowhand", "football_tiled300"];
 
@@ -116,14 +116,20 @@ fn uniform_selection_of_a_long_clip_keeps_256_frames() {
     assert_eq!(input.frame_indices, unisign::uniform_frame_indices(300, 256));
 }
 
-fn model(tag: &str) -> &'static UniSign {
-    static F32: OnceLock<UniSign> = OnceLock::new();
-    static BF16: OnceLock<UniSign> = OnceLock::new();
-    let cell = if tag == "f32" { &F32 } else { &BF16 };
-    cell.get_or_init(|| {
+/// The tiny model of `tag`, its mT5 matrices widened to f32 or kept as stored.
+fn model(tag: &str, precision: WeightPrecision) -> &'static UniSign {
+    static MODELS: [OnceLock<UniSign>; 4] = [const { OnceLock::new() }; 4];
+    let slot = match (tag, precision) {
+        ("f32", WeightPrecision::F32) => 0,
+        ("f32", WeightPrecision::Stored) => 1,
+        (_, WeightPrecision::F32) => 2,
+        (_, WeightPrecision::Stored) => 3,
+    };
+    MODELS[slot].get_or_init(|| {
         UniSign::load(
             &parity_dir().join(format!("tiny_unisign_{tag}.pth")),
             &mt5_config(),
+            precision,
         )
         .unwrap()
     })
@@ -172,10 +178,10 @@ fn max_relative_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn check_model(name: &str, tag: &str) {
+fn check_model(name: &str, tag: &str, precision: WeightPrecision) {
     let inputs = load(&format!("inputs_{name}.safetensors"));
     let expected = load(&format!("expected_{name}_{tag}.safetensors"));
-    let model = model(tag);
+    let model = model(tag, precision);
     let clip = raw_clip(&inputs);
     let input =
         unisign::preprocess(&clip, &FrameSelection::Indices(recorded_indices(&inputs))).unwrap();
@@ -246,11 +252,11 @@ fn check_model(name: &str, tag: &str) {
         .to_vec1::<f32>()
         .unwrap();
     let logits_diff = max_relative_diff(&ours, &want);
-    eprintln!("{name}/{tag} greedy_step_logits ({steps} steps): max relative diff {logits_diff:.3e}");
+    eprintln!("{name}/{tag}/{precision:?} greedy_step_logits ({steps} steps): max relative diff {logits_diff:.3e}");
 
     let mut failures = Vec::new();
     for (what, stage, diff, scale) in &report {
-        eprintln!("{name}/{tag} {what}: max abs diff {diff:.3e} (max |ref| {scale:.3})");
+        eprintln!("{name}/{tag}/{precision:?} {what}: max abs diff {diff:.3e} (max |ref| {scale:.3})");
         if *diff > tolerance(stage) {
             failures.push(format!("{what}: {diff:.3e} > {:.0e}", tolerance(stage)));
         }
@@ -264,25 +270,45 @@ fn check_model(name: &str, tag: &str) {
 
 #[test]
 fn football_f32() {
-    check_model("football", "f32");
+    check_model("football", "f32", WeightPrecision::F32);
 }
 #[test]
-fn football_bf16() {
-    check_model("football", "bf16");
+fn football_bf16_widened() {
+    check_model("football", "bf16", WeightPrecision::F32);
 }
+/// bf16 matrices kept in bf16 with f32 accumulation: the same values as widening them, so
+/// the same tolerances hold.
+#[test]
+fn football_bf16_kept() {
+    check_model("football", "bf16", WeightPrecision::Stored);
+}
+
 #[test]
 fn football_lowhand_f32() {
-    check_model("football_lowhand", "f32");
+    check_model("football_lowhand", "f32", WeightPrecision::F32);
 }
 #[test]
-fn football_lowhand_bf16() {
-    check_model("football_lowhand", "bf16");
+fn football_lowhand_bf16_widened() {
+    check_model("football_lowhand", "bf16", WeightPrecision::F32);
 }
+/// bf16 matrices kept in bf16 with f32 accumulation: the same values as widening them, so
+/// the same tolerances hold.
+#[test]
+fn football_lowhand_bf16_kept() {
+    check_model("football_lowhand", "bf16", WeightPrecision::Stored);
+}
+
 #[test]
 fn football_tiled300_f32() {
-    check_model("football_tiled300", "f32");
+    check_model("football_tiled300", "f32", WeightPrecision::F32);
 }
 #[test]
-fn football_tiled300_bf16() {
-    check_model("football_tiled300", "bf16");
+fn football_tiled300_bf16_widened() {
+    check_model("football_tiled300", "bf16", WeightPrecision::F32);
+}
+/// bf16 matrices kept in bf16 with f32 accumulation: the same values as widening them, so
+/// the same tolerances hold.
+#[test]
+fn football_tiled300_bf16_kept() {
+    check_model("football_tiled300", "bf16", WeightPrecision::Stored);
 }

@@ -32,7 +32,7 @@ fn scripted_app() -> Harness<'static, App> {
 #[test]
 fn every_control_has_an_accessible_name() {
     let mut options = engine_options();
-    options.list_cameras = Arc::new(|| Ok(vec!["Test camera".into()]));
+    options.list_cameras = Arc::new(|| Ok(vec![(0, "Test camera".into())]));
     let mut start = harness(options);
     start.run_steps(3);
     start.check_accessibility();

@@ -13,10 +13,11 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use signcap::gui::App;
 use signcap::gui::app::View;
-use signcap::gui::inspect::{self, InputGroup};
+use signcap::gui::inspect;
 use signcap::gui::overlay::{self, LOW_CONFIDENCE, POINT_RADIUS_POINTS};
 use signcap::gui::skeleton::Group;
-use signcap_engine::keypoints::PoseFrame;
+use signcap_engine::keypoints::unisign::{self, FrameSelection, NormalizedClip, Part};
+use signcap_engine::keypoints::{PoseFrame, PoseSequence};
 use signcap_engine::source::FrameSource;
 use support::*;
 
@@ -190,18 +191,32 @@ fn drive_player(harness: &mut Harness<'static, App>, export_path: &Path) {
     let app = harness.state();
     let info = app.source_info.clone().expect("open");
     let store = &app.pipeline().expect("open").store;
-    let poses = store.poses();
-    let frames: Vec<&PoseFrame> = poses.iter().map(|(_, p)| &p.pose).collect();
-    let normalized = inspect::normalize_clip(&frames, info.width, info.height);
-    let position = poses
+    // Independent of the panel's drawing code: the engine's preprocessing over the clip.
+    let poses: Vec<(u64, PoseFrame)> = store
+        .poses()
+        .into_iter()
+        .map(|(i, p)| (i, p.pose))
+        .collect();
+    let clip = NormalizedClip::from_sequence(&PoseSequence {
+        width: info.width,
+        height: info.height,
+        fps: info.fps,
+        frames: poses.iter().map(|(_, p)| p.clone()).collect(),
+    });
+    let input = unisign::preprocess(&clip, &FrameSelection::Uniform).expect("model input");
+    let displayed = app.player.displayed_index;
+    let model_frame = input
+        .frame_indices
         .iter()
-        .position(|(i, _)| *i == app.player.displayed_index)
-        .expect("pose of the displayed frame");
-    let body = &normalized[position].groups[0];
+        .position(|&raw| poses[raw].0 == displayed)
+        .expect("the displayed frame is a model frame (clip under 256 frames)");
+    let body: Vec<[f64; 3]> = (0..9)
+        .map(|node| input.part(Part::Body).triple(model_frame, node))
+        .collect();
     let confident = body.iter().filter(|t| t[2] > 0.0).count();
     let label = format!(
         "Normalised {}: {confident} points",
-        InputGroup::Body.label()
+        inspect::part_label(Part::Body)
     );
     let rect = harness.get_by_label(&label).rect();
     let mut checked = 0;
@@ -295,4 +310,43 @@ fn real_clip_full_flow_with_the_engine() {
     harness.step();
     assert!(harness.state().is_open());
     drive_player(&mut harness, &dir.path().join("football.json"));
+}
+
+#[test]
+fn pose_file_opens_and_draws_the_recorded_keypoints() {
+    let path = shared_dir().join("eval-media/poses/ase_FOOTBALL.cocowholebody133.pose");
+    let recorded = signcap_engine::keypoints::read_pose_file(&path).expect("readable pose file");
+    let mut options = engine_options();
+    // A pose file needs no pose model: one that cannot load must not matter.
+    options.settings.pose.mediapipe_model_dir = "/nonexistent".into();
+    let mut harness = open_in(
+        options,
+        signcap::gui::pipeline::SourceRequest::File(path.clone()),
+    );
+    step_until(
+        &mut harness,
+        Duration::from_secs(20),
+        "the first frame",
+        |app| app.player.overlay_index == Some(0) && app.placement.is_some(),
+    );
+    let info = harness.state().source_info.clone().expect("open");
+    assert_eq!((info.width, info.height), (recorded.width, recorded.height));
+    assert_eq!(info.frame_count, Some(recorded.frames.len() as u64));
+    let (shown, _) = check_overlay_pixels(&mut harness, &recorded.frames[0]);
+    assert!(shown >= 10, "only {shown} keypoints checked");
+    harness
+        .get_by_role_and_label(Role::Slider, "Frame")
+        .set_value_accesskit(40.0);
+    harness.run_steps(3);
+    step_until(&mut harness, Duration::from_secs(10), "frame 40", |app| {
+        app.player.overlay_index == Some(40)
+    });
+    harness.step();
+    let (shown, _) = check_overlay_pixels(&mut harness, &recorded.frames[40]);
+    assert!(shown >= 10, "only {shown} keypoints checked");
+    assert!(
+        harness.state().notices.is_empty(),
+        "{:?}",
+        harness.state().notices
+    );
 }

@@ -29,6 +29,10 @@ pub struct BenchModelArgs {
     /// Timed repeats after one warm-up (best is reported).
     #[arg(long, default_value_t = 2)]
     pub repeats: usize,
+    /// How signcap holds the mT5 matrices: `f32`, or `bf16` (rounded from the same random
+    /// weights; f32 accumulation). The parity check is exact only for `f32`.
+    #[arg(long, default_value = "f32")]
+    pub weights: String,
     /// Threads for both sides (PyTorch `set_num_threads`; candle reads `RAYON_NUM_THREADS`).
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
@@ -140,12 +144,22 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
 
     let config = Mt5Config::load(&args.work_dir.join("config.json"))?;
     let load_start = Instant::now();
-    let mt5 = load_mt5(&args.work_dir.join("mt5_base_random.safetensors"), &config)?;
+    let dtype = match args.weights.as_str() {
+        "f32" => DType::F32,
+        "bf16" => DType::BF16,
+        other => bail!("--weights {other}: expected f32 or bf16"),
+    };
+    let mt5 = load_mt5(
+        &args.work_dir.join("mt5_base_random.safetensors"),
+        &config,
+        dtype,
+    )?;
     let load_s = load_start.elapsed().as_secs_f64();
     let inputs = read_safetensors(&args.work_dir.join("inputs.safetensors"))?;
 
     println!(
-        "mT5-base (random weights), f32, {} threads, {} new tokens, best of {} after a warm-up; load {load_s:.1} s",
+        "mT5-base (random weights), signcap weights {}, PyTorch f32, {} threads, {} new tokens, best of {} after a warm-up; load {load_s:.1} s",
+        args.weights,
         args.threads, args.new_tokens, args.repeats
     );
     println!(
@@ -186,7 +200,12 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
             let (ids, logits) = greedy_fixed(&mt5, &hidden, &mask, args.new_tokens)?;
             let want_ids: Vec<u32> = t["greedy_ids"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_u64())
+                        .map(|v| v as u32)
+                        .collect()
+                })
                 .unwrap_or_default();
             let hidden_diff = max_abs(&hidden, &expected["encoder_last_hidden_state"])?;
             let want_logits = expected["greedy_step_logits"].to_dtype(DType::F32)?;
@@ -199,7 +218,11 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
             let logits_diff = max_abs(&ours, &want_logits.narrow(0, 0, steps)?)?;
             println!(
                 "full-size parity at length {len}: greedy ids {} ({} tokens); encoder max abs diff {hidden_diff:.2e}; first {steps} steps' logits max abs diff {logits_diff:.2e}",
-                if ids == want_ids { "identical" } else { "DIFFER" },
+                if ids == want_ids {
+                    "identical"
+                } else {
+                    "DIFFER"
+                },
                 args.new_tokens
             );
         }

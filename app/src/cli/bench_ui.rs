@@ -95,7 +95,8 @@ pub fn run(args: BenchUiArgs) -> anyhow::Result<()> {
     let period = Duration::from_secs_f64(1.0 / args.ui_fps);
     let mut step_and_render_ms = Vec::new();
     let play_start = Instant::now();
-    for _ in 0..args.loops {
+    let mut first_pass_lags: Vec<f32> = Vec::new();
+    for pass in 0..args.loops {
         harness.state_mut().seek(0);
         harness.state_mut().play();
         let mut next_tick = Instant::now();
@@ -121,16 +122,15 @@ pub fn run(args: BenchUiArgs) -> anyhow::Result<()> {
                 next_tick = now;
             }
         }
+        if pass == 0 {
+            first_pass_lags = lag_frames(&harness.state().latency.all_overlay_lag_frames);
+        }
     }
     let played = play_start.elapsed();
     let app = harness.state();
     let stats = &app.latency;
     let ui_ms = &stats.all_ui_frame_ms;
-    let lags: Vec<f32> = stats
-        .all_overlay_lag_frames
-        .iter()
-        .map(|&l| l as f32)
-        .collect();
+    let lags = lag_frames(&stats.all_overlay_lag_frames);
     let counters = app.pipeline().map(|p| p.counters.clone());
     let fmt = |v: Option<f32>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
     println!("played {:.2} s", played.as_secs_f64());
@@ -147,7 +147,14 @@ pub fn run(args: BenchUiArgs) -> anyhow::Result<()> {
         fmt(percentile(&step_and_render_ms, 0.99)),
     );
     println!(
-        "overlay behind video: p50 {} frames, p99 {} frames, max {} frames over {} frames",
+        "overlay behind video, first pass (poses computed live): p50 {} frames, p99 {} frames, max {} frames over {} UI frames",
+        fmt(percentile(&first_pass_lags, 0.5)),
+        fmt(percentile(&first_pass_lags, 0.99)),
+        fmt(percentile(&first_pass_lags, 1.0)),
+        first_pass_lags.len()
+    );
+    println!(
+        "overlay behind video, all passes: p50 {} frames, p99 {} frames, max {} frames over {} UI frames",
         fmt(percentile(&lags, 0.5)),
         fmt(percentile(&lags, 0.99)),
         fmt(percentile(&lags, 1.0)),
@@ -165,14 +172,15 @@ pub fn run(args: BenchUiArgs) -> anyhow::Result<()> {
         );
     }
     let ui_ok = percentile(ui_ms, 0.99).is_some_and(|p| p <= UI_FRAME_P99_TARGET_MS);
-    let lag_ok = stats
-        .all_overlay_lag_frames
-        .iter()
-        .all(|&l| l <= OVERLAY_LAG_TARGET_FRAMES);
+    let lag_ok = lags.iter().all(|&l| l <= OVERLAY_LAG_TARGET_FRAMES as f32);
     println!(
         "targets: UI frame p99 <= {UI_FRAME_P99_TARGET_MS} ms: {}; overlay <= {OVERLAY_LAG_TARGET_FRAMES} frames behind: {}",
         if ui_ok { "met" } else { "MISSED" },
         if lag_ok { "met" } else { "MISSED" }
     );
     Ok(())
+}
+
+fn lag_frames(lags: &[u64]) -> Vec<f32> {
+    lags.iter().map(|&l| l as f32).collect()
 }

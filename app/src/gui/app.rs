@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use eframe::egui_wgpu;
 use egui::{Color32, Key, Modifiers, Pos2, Rect, RichText, Vec2};
-use signcap_engine::keypoints::PoseFrame;
+use signcap_engine::keypoints::{PoseFrame, unisign};
 use signcap_engine::pose::{PoseConfig, PoseError, PoseEstimator};
-use signcap_engine::source::{FrameSource, SourceError, SourceInfo};
+use signcap_engine::source::{self, FrameSource, SourceError, SourceInfo};
 
 use super::export::{EXPORT_EXTENSIONS, ExportJob, export_frame};
 use super::file_browser::{BrowserPurpose, FileBrowser};
@@ -22,8 +22,8 @@ use super::pipeline::{
 use super::settings::{Settings, ThemeChoice};
 use super::skeleton::{self, Group};
 
-/// Lists camera names; the app is given one so tests run without cameras.
-pub type CameraLister = Arc<dyn Fn() -> Result<Vec<String>, String> + Send + Sync>;
+/// Lists cameras as (index to open, name); the app is given one so tests run without cameras.
+pub type CameraLister = Arc<dyn Fn() -> Result<Vec<(u32, String)>, String> + Send + Sync>;
 
 /// Speeds the player offers.
 pub const SPEEDS: [f64; 6] = [0.25, 0.5, 1.0, 1.5, 2.0, 4.0];
@@ -67,16 +67,10 @@ impl AppOptions {
 
 /// Opens a file or a camera with the engine's sources.
 pub fn open_engine_source(request: &SourceRequest) -> Result<Box<dyn FrameSource>, SourceError> {
-    match request {
-        SourceRequest::File(path) => Err(SourceError::Open {
-            path: path.display().to_string(),
-            reason: "video decoding is not available in this build".into(),
-        }),
-        SourceRequest::Camera(index) => Err(SourceError::Camera {
-            name: index.to_string(),
-            reason: "camera capture is not available in this build".into(),
-        }),
-    }
+    Ok(match request {
+        SourceRequest::File(path) => Box::new(source::VideoFile::open(path)?),
+        SourceRequest::Camera(index) => Box::new(source::Camera::open(*index)?),
+    })
 }
 
 /// Builds the configured pose backend.
@@ -84,9 +78,11 @@ pub fn create_engine_estimator(config: &PoseConfig) -> Result<Box<dyn PoseEstima
     signcap_engine::pose::create_estimator(config)
 }
 
-/// Camera names from the engine.
-pub fn list_engine_cameras() -> Result<Vec<String>, String> {
-    Ok(Vec::new())
+/// Cameras the engine finds, as (index to open, name).
+pub fn list_engine_cameras() -> Result<Vec<(u32, String)>, String> {
+    source::list_cameras()
+        .map(|cameras| cameras.into_iter().map(|c| (c.index, c.name)).collect())
+        .map_err(|e| e.to_string())
 }
 
 /// Which view fills the centre.
@@ -170,7 +166,7 @@ pub struct App {
     pub last_export: Option<Result<PathBuf, String>>,
     browser: Option<FileBrowser>,
     path_input: String,
-    cameras: Option<Result<Vec<String>, String>>,
+    cameras: Option<Result<Vec<(u32, String)>, String>>,
     settings_open: bool,
     requested_index: Option<u64>,
     started_at: Instant,
@@ -397,9 +393,7 @@ impl App {
             path,
             pipeline.request.clone(),
             self.options.open_source.clone(),
-            self.options.make_estimator.clone(),
-            self.settings.pose.clone(),
-            pipeline.store.clone(),
+            pipeline.pose_requests(),
             move || repaint_ctx.request_repaint(),
         ) {
             Ok(job) => self.export = Some(job),
@@ -435,13 +429,15 @@ impl App {
     fn pump(&mut self, ctx: &egui::Context) {
         let now = Instant::now();
         let mut failures = Vec::new();
+        let mut ended = false;
         if let Some(pipeline) = &self.pipeline {
             for event in pipeline.events.try_iter() {
                 match event {
                     WorkerEvent::Opened(info) => self.source_info = Some(info),
                     WorkerEvent::PoseReady => self.pose_ready = true,
                     WorkerEvent::Failed { stage, message } => failures.push((stage, message)),
-                    WorkerEvent::Ended => self.player.playing = false,
+                    // Applied after the frames: the clip's last frame may be queued still.
+                    WorkerEvent::Ended => ended = true,
                 }
             }
             let live = self
@@ -456,6 +452,9 @@ impl App {
                 self.player.displayed_index = msg.index;
                 self.latency.record_capture(now - msg.captured_at);
                 self.latency.record_displayed(now);
+            }
+            if ended {
+                self.player.playing = false;
             }
             for msg in pipeline.poses_to_ui.try_iter() {
                 self.latency.record_pose(
@@ -721,9 +720,9 @@ impl App {
                     right.label("No camera found. Connect one and press Refresh, or open a video.");
                 }
                 Some(Ok(cameras)) => {
-                    for (index, name) in cameras.iter().enumerate() {
+                    for (index, name) in cameras {
                         if right.button(format!("Use {name}")).clicked() {
-                            self.open(right.ctx(), SourceRequest::Camera(index as u32));
+                            self.open(right.ctx(), SourceRequest::Camera(index));
                         }
                     }
                 }
@@ -879,7 +878,11 @@ impl App {
         }
         ui.separator();
         ui.heading("Pipeline");
-        if self.is_open() && !self.pose_ready && !self.pose_failed {
+        if self.is_open()
+            && !self.pose_ready
+            && !self.pose_failed
+            && self.player.overlay_index.is_none()
+        {
             ui.weak("Pose backend loading…");
         }
         self.latency.ui(ui);
@@ -1016,32 +1019,35 @@ impl App {
             .as_ref()
             .is_none_or(|(count, at, _)| *count != pose_count || *at != index);
         if stale {
-            // Uni-Sign normalises over the clip; a live source uses the last 256 frames.
-            let poses = pipeline.store.poses();
-            let window: Vec<&(u64, super::pipeline::StoredPose)> = if info.frame_count.is_some() {
-                poses.iter().collect()
-            } else {
-                poses.iter().rev().take(256).rev().collect()
-            };
-            let frames: Vec<&PoseFrame> = window.iter().map(|(_, p)| &p.pose).collect();
-            let normalized = inspect::normalize_clip(&frames, info.width, info.height);
-            let current = window
-                .iter()
-                .position(|(i, _)| *i == index)
-                .and_then(|n| normalized.get(n).cloned());
-            self.normalized_cache = Some((pose_count, index, current));
+            // Uni-Sign normalises over the whole clip; a live source uses its last 256 frames.
+            let mut poses: Vec<(u64, PoseFrame)> = pipeline
+                .store
+                .poses()
+                .into_iter()
+                .map(|(i, p)| (i, p.pose))
+                .collect();
+            if info.frame_count.is_none() {
+                let keep = poses.len().saturating_sub(256);
+                poses.drain(..keep);
+            }
+            let near = inspect::model_input_near(&poses, info.width, info.height, index);
+            self.normalized_cache = Some((pose_count, index, near));
         }
-        ui.label(format!(
-            "Model input of frame {index}: after root normalisation and score masking (score <= {}).",
-            inspect::SCORE_THRESHOLD
-        ));
         let current = self
             .normalized_cache
             .as_ref()
             .and_then(|(_, _, f)| f.as_ref());
-        if current.is_none() {
-            ui.weak("No pose for this frame yet.");
-        }
+        match current {
+            Some(frame) => ui.label(format!(
+                "Model input frame {} of {} (video frame {}), from the {pose_count} frames with \
+                 keypoints: root-normalised, scores <= {} masked.",
+                frame.model_frame + 1,
+                frame.model_frames,
+                frame.video_index,
+                unisign::SCORE_THRESHOLD
+            )),
+            None => ui.weak("No keypoints to normalise yet."),
+        };
         inspect::normalized_view_ui(ui, current);
     }
 

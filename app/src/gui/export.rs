@@ -8,22 +8,17 @@ use std::thread::JoinHandle;
 
 use anyhow::Context as _;
 use signcap_engine::keypoints::{PoseFrame, PoseSequence};
-use signcap_engine::pose::PoseConfig;
 use signcap_engine::source::SourceInfo;
 
-use super::pipeline::{EstimatorFactory, SourceOpener, SourceRequest, Store, StoredPose};
+use super::pipeline::{PoseRequests, SourceOpener, SourceRequest, open_request};
 
 /// Formats the menu offers.
 pub const EXPORT_EXTENSIONS: [&str; 3] = ["pose", "json", "pkl"];
 
 /// Writes `sequence` in the format its extension names.
 pub fn write_sequence(path: &Path, sequence: &PoseSequence) -> anyhow::Result<()> {
-    // Wired to `keypoints::write_pose_file` once the pose-file writers land on main.
-    let _ = sequence;
-    anyhow::bail!(
-        "exporting {}: pose-file writers are not available in this build",
-        path.display()
-    )
+    // The engine's error names the file already.
+    Ok(signcap_engine::keypoints::write_pose_file(path, sequence)?)
 }
 
 /// Progress of a running export, shared with the UI.
@@ -47,15 +42,13 @@ pub struct ExportJob {
 }
 
 impl ExportJob {
-    /// Decodes the whole source again on a worker, reusing every cached pose and estimating
-    /// (and caching) the rest, then writes `path`.
+    /// Decodes the whole source again on a worker and writes `path`, reusing every cached pose
+    /// and asking the pipeline's pose stage for the rest (which caches them too).
     pub fn start(
         path: PathBuf,
         request: SourceRequest,
         open_source: SourceOpener,
-        make_estimator: EstimatorFactory,
-        pose_config: PoseConfig,
-        store: Arc<Store>,
+        poses: PoseRequests,
         repaint: impl Fn() + Send + 'static,
     ) -> anyhow::Result<Self> {
         let progress = Arc::new(ExportProgress::default());
@@ -68,9 +61,7 @@ impl ExportJob {
                     &worker_path,
                     &request,
                     &open_source,
-                    &make_estimator,
-                    &pose_config,
-                    &store,
+                    &poses,
                     &worker_progress,
                 );
                 repaint();
@@ -120,46 +111,22 @@ fn export_clip(
     path: &Path,
     request: &SourceRequest,
     open_source: &SourceOpener,
-    make_estimator: &EstimatorFactory,
-    pose_config: &PoseConfig,
-    store: &Store,
+    poses: &PoseRequests,
     progress: &ExportProgress,
 ) -> anyhow::Result<()> {
-    let mut source = open_source(request)?;
+    let mut source =
+        open_request(open_source, request, &poses.store).map_err(anyhow::Error::msg)?;
     let info: SourceInfo = source.info().clone();
     progress
         .total
         .store(info.frame_count.unwrap_or(0), Ordering::Relaxed);
-    let mut estimator = None;
     let mut frames = Vec::new();
-    let mut previous_estimated: Option<u64> = None;
     while let Some(frame) = source.next_frame()? {
-        if progress.cancel.load(Ordering::Relaxed) {
-            anyhow::bail!("export to {} cancelled", path.display());
-        }
-        let pose = match store.pose(frame.index) {
-            Some(stored) => stored.pose,
-            None => {
-                let estimator = match &mut estimator {
-                    Some(e) => e,
-                    None => estimator.insert(make_estimator(pose_config)?),
-                };
-                if previous_estimated.is_none_or(|p| p + 1 != frame.index) {
-                    estimator.reset();
-                }
-                previous_estimated = Some(frame.index);
-                let pose = estimator.estimate(&frame)?;
-                store.insert_pose(
-                    frame.index,
-                    StoredPose {
-                        pose: pose.clone(),
-                        stage_ms: estimator.last_stage_ms(),
-                    },
-                );
-                pose
-            }
-        };
-        frames.push(pose);
+        let index = frame.index;
+        let stored = poses.pose(frame, &progress.cancel).map_err(|reason| {
+            anyhow::anyhow!("exporting {}: frame {index}: {reason}", path.display())
+        })?;
+        frames.push(stored.pose);
         progress.done.fetch_add(1, Ordering::Relaxed);
     }
     let sequence = PoseSequence {

@@ -2,183 +2,103 @@
 //! Uni-Sign preprocessing produces it, and per-group confidence strips over the timeline.
 
 use egui::{Color32, Pos2, Rect, Stroke, Vec2};
-use signcap_engine::keypoints::PoseFrame;
+use signcap_engine::keypoints::unisign::{FrameSelection, NormalizedClip, Part, preprocess};
+use signcap_engine::keypoints::{PoseFrame, PoseSequence};
 
 use super::overlay::color_from_score;
 use super::skeleton::Group;
 
-/// Score at or below which Uni-Sign zeroes a point.
-pub const SCORE_THRESHOLD: f64 = 0.3;
-
-/// One group of the model input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InputGroup {
-    /// 9 body nodes, box-normalised.
-    Body,
-    /// 21 left-hand nodes, relative to the wrist.
-    LeftHand,
-    /// 21 right-hand nodes, relative to the wrist.
-    RightHand,
-    /// 18 face nodes, relative to the nose tip.
-    Face,
-}
-
-impl InputGroup {
-    /// The four groups in model order.
-    pub const ALL: [InputGroup; 4] = [
-        InputGroup::Body,
-        InputGroup::LeftHand,
-        InputGroup::RightHand,
-        InputGroup::Face,
-    ];
-
-    /// COCO-WholeBody indices of the group's nodes, in node order.
-    pub fn keypoint_indices(self) -> Vec<usize> {
-        match self {
-            InputGroup::Body => vec![0, 3, 4, 5, 6, 7, 8, 9, 10],
-            InputGroup::LeftHand => (91..112).collect(),
-            InputGroup::RightHand => (112..133).collect(),
-            InputGroup::Face => (23..=39)
-                .step_by(2)
-                .chain(83..=90)
-                .chain(std::iter::once(53))
-                .collect(),
-        }
-    }
-
-    /// Edges between node ids of the group's graph.
-    pub fn edges(self) -> Vec<(usize, usize)> {
-        match self {
-            InputGroup::Body => vec![
-                (0, 1),
-                (0, 2),
-                (0, 3),
-                (0, 4),
-                (3, 5),
-                (5, 7),
-                (4, 6),
-                (6, 8),
-            ],
-            InputGroup::LeftHand | InputGroup::RightHand => {
-                let mut edges = Vec::new();
-                for finger in 0..5 {
-                    let first = 1 + finger * 4;
-                    edges.push((0, first));
-                    for joint in 0..3 {
-                        edges.push((first + joint, first + joint + 1));
-                    }
-                }
-                edges
-            }
-            InputGroup::Face => {
-                let mut edges: Vec<(usize, usize)> = (0..8).map(|i| (i, i + 1)).collect();
-                edges.extend((9..16).map(|i| (i, i + 1)));
-                edges.push((16, 9));
-                edges.extend((0..17).map(|i| (17, i)));
-                edges
-            }
-        }
-    }
-
-    /// Human-readable label.
-    pub fn label(self) -> &'static str {
-        match self {
-            InputGroup::Body => "Body (9)",
-            InputGroup::LeftHand => "Left hand (21)",
-            InputGroup::RightHand => "Right hand (21)",
-            InputGroup::Face => "Face (18)",
-        }
-    }
-}
-
-/// One frame of the model input: per group, (x, y, score) triples in [-1, 1].
+/// The model input of one frame: per group, (x, y, score) triples in [-1, 1].
 #[derive(Clone, Debug, PartialEq)]
 pub struct NormalizedFrame {
-    /// Triples per group in [`InputGroup::ALL`] order.
+    /// Triples per group in [`Part::ALL`] order.
     pub groups: [Vec<[f64; 3]>; 4],
+    /// Index of this frame among the model's frames.
+    pub model_frame: usize,
+    /// Number of model frames.
+    pub model_frames: usize,
+    /// The video frame it comes from.
+    pub video_index: u64,
 }
 
-/// The Uni-Sign `load_part_kp` normalisation of `frames` (one clip-level body box), in f64.
-/// Coordinates are first divided by the frame size, as the pose files store them.
-pub fn normalize_clip(frames: &[&PoseFrame], width: u32, height: u32) -> Vec<NormalizedFrame> {
-    let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
-    let triple = |frame: &PoseFrame, index: usize| -> [f64; 3] {
-        frame.keypoints_in_image.get(index).map_or([0.0; 3], |k| {
-            [f64::from(k.x) / w, f64::from(k.y) / h, f64::from(k.score)]
-        })
-    };
-    let body_nodes = InputGroup::Body.keypoint_indices();
-    // Clip-level square box over every confident body point (crop_scale).
-    let valid = frames
-        .iter()
-        .flat_map(|f| body_nodes.iter().map(move |&i| triple(f, i)))
-        .filter(|t| t[2] > SCORE_THRESHOLD);
-    let mut bounds = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    let mut valid_count = 0usize;
-    for t in valid {
-        bounds = (
-            bounds.0.min(t[0]),
-            bounds.1.min(t[1]),
-            bounds.2.max(t[0]),
-            bounds.3.max(t[1]),
-        );
-        valid_count += 1;
-    }
-    let scale = if valid_count < 4 {
-        0.0
-    } else {
-        (bounds.2 - bounds.0).max(bounds.3 - bounds.1)
-    };
-    let (box_x, box_y) = (
-        (bounds.0 + bounds.2 - scale) / 2.0,
-        (bounds.1 + bounds.3 - scale) / 2.0,
-    );
-    let finish = |xy: [f64; 2], score: f64| -> [f64; 3] {
-        let clipped = [
-            xy[0].clamp(-1.0, 1.0),
-            xy[1].clamp(-1.0, 1.0),
-            score.clamp(-1.0, 1.0),
-        ];
-        if clipped[2] <= SCORE_THRESHOLD {
-            [0.0; 3]
-        } else {
-            clipped
-        }
-    };
-    frames
-        .iter()
-        .map(|frame| {
-            let groups = InputGroup::ALL.map(|group| {
-                let nodes = group.keypoint_indices();
-                if scale == 0.0 {
-                    return vec![[0.0; 3]; nodes.len()];
+/// Edges between node ids of a group's graph (unisign-architecture.md §3).
+pub fn part_edges(part: Part) -> Vec<(usize, usize)> {
+    match part {
+        Part::Body => vec![
+            (0, 1),
+            (0, 2),
+            (0, 3),
+            (0, 4),
+            (3, 5),
+            (5, 7),
+            (4, 6),
+            (6, 8),
+        ],
+        Part::Left | Part::Right => {
+            let mut edges = Vec::new();
+            for finger in 0..5 {
+                let first = 1 + finger * 4;
+                edges.push((0, first));
+                for joint in 0..3 {
+                    edges.push((first + joint, first + joint + 1));
                 }
-                let root = match group {
-                    InputGroup::Body => None,
-                    InputGroup::LeftHand => Some(triple(frame, 91)),
-                    InputGroup::RightHand => Some(triple(frame, 112)),
-                    InputGroup::Face => Some(triple(frame, 53)),
-                };
-                nodes
-                    .iter()
-                    .map(|&i| {
-                        let t = triple(frame, i);
-                        match root {
-                            None => finish(
-                                [
-                                    ((t[0] - box_x) / scale - 0.5) * 2.0,
-                                    ((t[1] - box_y) / scale - 0.5) * 2.0,
-                                ],
-                                t[2],
-                            ),
-                            Some(r) => finish([(t[0] - r[0]) / scale, (t[1] - r[1]) / scale], t[2]),
-                        }
-                    })
-                    .collect()
-            });
-            NormalizedFrame { groups }
-        })
-        .collect()
+            }
+            edges
+        }
+        Part::FaceAll => {
+            let mut edges: Vec<(usize, usize)> = (0..8).map(|i| (i, i + 1)).collect();
+            edges.extend((9..16).map(|i| (i, i + 1)));
+            edges.push((16, 9));
+            edges.extend((0..17).map(|i| (17, i)));
+            edges
+        }
+    }
+}
+
+/// Human-readable label of a group.
+pub fn part_label(part: Part) -> &'static str {
+    match part {
+        Part::Body => "Body (9)",
+        Part::Left => "Left hand (21)",
+        Part::Right => "Right hand (21)",
+        Part::FaceAll => "Face (18)",
+    }
+}
+
+/// Runs the engine's Uni-Sign preprocessing over `poses` (the clip so far, in frame order)
+/// with the model's default frame selection, and returns the model frame nearest to
+/// `video_index`. `None` when there is nothing to normalise.
+pub fn model_input_near(
+    poses: &[(u64, PoseFrame)],
+    width: u32,
+    height: u32,
+    video_index: u64,
+) -> Option<NormalizedFrame> {
+    let sequence = PoseSequence {
+        width,
+        height,
+        fps: 0.0,
+        frames: poses.iter().map(|(_, p)| p.clone()).collect(),
+    };
+    let clip = NormalizedClip::from_sequence(&sequence);
+    let input = preprocess(&clip, &FrameSelection::Uniform).ok()?;
+    let model_frame = input
+        .frame_indices
+        .iter()
+        .enumerate()
+        .filter_map(|(m, &raw)| poses.get(raw).map(|(i, _)| (m, *i)))
+        .min_by_key(|(_, i)| i.abs_diff(video_index))?;
+    let groups = Part::ALL.map(|part| {
+        (0..part.num_nodes())
+            .map(|node| input.part(part).triple(model_frame.0, node))
+            .collect()
+    });
+    Some(NormalizedFrame {
+        groups,
+        model_frame: model_frame.0,
+        model_frames: input.num_frames(),
+        video_index: model_frame.1,
+    })
 }
 
 /// Draws the four groups of `frame` side by side, each in its own [-1, 1] square.
@@ -188,9 +108,9 @@ pub fn normalized_view_ui(ui: &mut egui::Ui, frame: Option<&NormalizedFrame>) {
         .min(available.y - 24.0)
         .max(40.0);
     ui.horizontal(|ui| {
-        for (g, group) in InputGroup::ALL.iter().enumerate() {
+        for (g, group) in Part::ALL.iter().enumerate() {
             ui.vertical(|ui| {
-                ui.label(group.label());
+                ui.label(part_label(*group));
                 let (response, painter) =
                     ui.allocate_painter(Vec2::splat(side), egui::Sense::hover());
                 let rect = response.rect;
@@ -204,14 +124,14 @@ pub fn normalized_view_ui(ui: &mut egui::Ui, frame: Option<&NormalizedFrame>) {
                     egui::WidgetInfo::labeled(
                         egui::Role::Image,
                         true,
-                        format!("Normalised {}: {shown} points", group.label()),
+                        format!("Normalised {}: {shown} points", part_label(*group)),
                     )
                 });
                 let Some(points) = points else {
                     return;
                 };
                 let to_screen = |t: &[f64; 3]| screen_from_normalized(rect, t);
-                for (a, b) in group.edges() {
+                for (a, b) in part_edges(*group) {
                     let (Some(ta), Some(tb)) = (points.get(a), points.get(b)) else {
                         continue;
                     };
@@ -267,33 +187,36 @@ mod tests {
     use signcap_engine::keypoints::Keypoint;
 
     #[test]
-    fn model_input_has_69_nodes_and_face_root_is_nose_tip() {
-        let total: usize = InputGroup::ALL
-            .iter()
-            .map(|g| g.keypoint_indices().len())
-            .sum();
-        assert_eq!(total, 69);
-        assert_eq!(InputGroup::Face.keypoint_indices()[17], 53);
+    fn edges_stay_within_their_groups() {
+        for part in Part::ALL {
+            for (a, b) in part_edges(part) {
+                assert!(
+                    a < part.num_nodes() && b < part.num_nodes(),
+                    "{part:?} {a}-{b}"
+                );
+            }
+        }
     }
 
     #[test]
-    fn body_box_maps_extremes_to_minus_one_and_one_and_masks_low_scores() {
-        let mut frame = PoseFrame::empty(0.0);
-        let body = InputGroup::Body.keypoint_indices();
-        for (n, &i) in body.iter().enumerate() {
-            frame.keypoints_in_image[i] = Keypoint {
-                x: 100.0 + 10.0 * n as f32,
-                y: 50.0 + 20.0 * n as f32,
-                score: 0.9,
-            };
-        }
-        // float32(0.3) is above 0.3 in f64 and would be kept; 0.25 is masked.
-        frame.keypoints_in_image[10].score = 0.25;
-        let out = normalize_clip(&[&frame], 200, 200);
-        let body_out = &out[0].groups[0];
-        // y spans the larger extent: nodes 0..7 confident → y from 50 to 190.
-        assert!((body_out[0][1] + 1.0).abs() < 1e-12, "{:?}", body_out[0]);
-        assert!((body_out[7][1] - 1.0).abs() < 1e-12, "{:?}", body_out[7]);
-        assert_eq!(body_out[8], [0.0; 3]);
+    fn picks_the_model_frame_of_the_displayed_video_frame() {
+        let poses: Vec<(u64, PoseFrame)> = (0..5u64)
+            .map(|i| {
+                let mut frame = PoseFrame::empty(i as f64);
+                for (n, k) in [0usize, 3, 4, 5, 6, 7, 8, 9, 10].into_iter().enumerate() {
+                    frame.keypoints_in_image[k] = Keypoint {
+                        x: 100.0 + 10.0 * n as f32 + i as f32,
+                        y: 50.0 + 20.0 * n as f32,
+                        score: 0.9,
+                    };
+                }
+                (10 + i * 2, frame)
+            })
+            .collect();
+        let near = model_input_near(&poses, 320, 240, 15).expect("input");
+        assert_eq!(near.model_frames, 5);
+        assert_eq!(near.video_index, 14);
+        assert_eq!(near.model_frame, 2);
+        assert!(near.groups[0].iter().all(|t| t[2] > 0.0));
     }
 }

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
-use signcap_engine::keypoints::PoseFrame;
+use signcap_engine::keypoints::{self, PoseFrame, PoseSequence};
 use signcap_engine::pose::{PoseConfig, PoseError, PoseEstimator};
 use signcap_engine::source::{Frame, FrameSource, SourceError, SourceInfo};
 
@@ -269,13 +269,71 @@ pub struct Pipeline {
     pub events: Receiver<WorkerEvent>,
     /// A second handle on the pose queue, only to read its length.
     pose_queue_probe: Receiver<PoseJob>,
+    export_jobs: Sender<PoseJob>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
 
-/// Capture → pose: one frame to estimate.
+/// Capture → pose (or export → pose): one frame to estimate.
 pub struct PoseJob {
     frame: Frame,
+    /// Told when the pose is in the store (or why not); export jobs only.
+    reply: Option<Sender<Result<(), String>>>,
+}
+
+/// Asks the pipeline's pose stage for poses outside playback (exports), so that one backend
+/// serves the whole pipeline.
+#[derive(Clone)]
+pub struct PoseRequests {
+    jobs: Sender<PoseJob>,
+    /// The store the poses land in.
+    pub store: Arc<Store>,
+}
+
+impl PoseRequests {
+    /// Computes the pose of `frame` unless it is cached; waits for it, giving up when
+    /// `cancelled` turns true.
+    pub fn pose(&self, frame: Frame, cancelled: &AtomicBool) -> Result<StoredPose, String> {
+        let index = frame.index;
+        if let Some(pose) = self.store.pose(index) {
+            return Ok(pose);
+        }
+        let (reply_tx, reply_rx) = bounded(1);
+        let mut job = PoseJob {
+            frame,
+            reply: Some(reply_tx),
+        };
+        loop {
+            if cancelled.load(Ordering::Relaxed) {
+                return Err("cancelled".into());
+            }
+            match self.jobs.send_timeout(job, Duration::from_millis(50)) {
+                Ok(()) => break,
+                Err(crossbeam_channel::SendTimeoutError::Timeout(back)) => job = back,
+                Err(crossbeam_channel::SendTimeoutError::Disconnected(_)) => {
+                    return Err("pose estimation has stopped".into());
+                }
+            }
+        }
+        loop {
+            if cancelled.load(Ordering::Relaxed) {
+                return Err("cancelled".into());
+            }
+            match reply_rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Ok(())) => {
+                    return self
+                        .store
+                        .pose(index)
+                        .ok_or_else(|| format!("frame {index}: pose missing after estimation"));
+                }
+                Ok(Err(message)) => return Err(message),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err("pose estimation has stopped".into());
+                }
+            }
+        }
+    }
 }
 
 impl Pipeline {
@@ -297,12 +355,15 @@ impl Pipeline {
         let (frame_ui_tx, frame_ui_rx) = bounded(FRAMES_TO_UI_CAPACITY);
         let (pose_job_tx, pose_job_rx) = bounded(FRAMES_TO_POSE_CAPACITY);
         let (pose_ui_tx, pose_ui_rx) = bounded(POSES_TO_UI_CAPACITY);
+        // Exports wait for each pose, so one queued job is enough.
+        let (export_job_tx, export_job_rx) = bounded(1);
         // Events are rare (open, errors, end); a generous bound never drops them in practice.
         let (event_tx, event_rx) = bounded(64);
 
         let mut threads = Vec::new();
         let pose_worker = PoseWorker {
             jobs: pose_job_rx.clone(),
+            export_jobs: export_job_rx,
             to_ui: pose_ui_tx,
             events: event_tx.clone(),
             store: store.clone(),
@@ -359,6 +420,7 @@ impl Pipeline {
             poses_to_ui: pose_ui_rx,
             events: event_rx,
             pose_queue_probe: pose_job_rx,
+            export_jobs: export_job_tx,
             stop,
             threads,
         }
@@ -369,6 +431,14 @@ impl Pipeline {
         // The capture thread drains commands every few milliseconds; a full or closed queue
         // means it has stopped, which the UI already learned through a `Failed` event.
         let _ = self.commands.try_send(command);
+    }
+
+    /// A handle for computing poses outside playback.
+    pub fn pose_requests(&self) -> PoseRequests {
+        PoseRequests {
+            jobs: self.export_jobs.clone(),
+            store: self.store.clone(),
+        }
     }
 
     /// Frames waiting for the pose stage.
@@ -408,6 +478,95 @@ fn send_event(events: &Sender<WorkerEvent>, event: WorkerEvent) {
     }
 }
 
+/// Opens `request`. A pose file (.pose, .json, .pkl) becomes a plain canvas of its frame size
+/// whose poses are put straight into `store`, so it plays and inspects like a video.
+pub fn open_request(
+    open_source: &SourceOpener,
+    request: &SourceRequest,
+    store: &Store,
+) -> Result<Box<dyn FrameSource>, String> {
+    match request {
+        SourceRequest::File(path) if keypoints::is_pose_file(path) => {
+            let sequence = keypoints::read_pose_file(path).map_err(|e| e.to_string())?;
+            if sequence.frames.is_empty() {
+                return Err(format!("{}: the pose file has no frames", path.display()));
+            }
+            for (index, pose) in sequence.frames.iter().enumerate() {
+                let stored = StoredPose {
+                    pose: pose.clone(),
+                    stage_ms: Vec::new(),
+                };
+                store.insert_pose(index as u64, stored);
+            }
+            Ok(Box::new(PoseFileCanvas::new(path, &sequence)))
+        }
+        _ => open_source(request).map_err(|e| e.to_string()),
+    }
+}
+
+/// Frames for a pose file: a flat background of the recorded size, one per pose frame.
+struct PoseFileCanvas {
+    info: SourceInfo,
+    times: Vec<f64>,
+    next_index: u64,
+    background: Arc<Vec<u8>>,
+}
+
+impl PoseFileCanvas {
+    /// Grey level of the canvas.
+    const BACKGROUND: u8 = 48;
+
+    fn new(path: &std::path::Path, sequence: &PoseSequence) -> Self {
+        let (width, height) = (sequence.width.max(1), sequence.height.max(1));
+        let fps = if sequence.fps > 0.0 {
+            sequence.fps
+        } else {
+            25.0
+        };
+        let frame_count = sequence.frames.len() as u64;
+        Self {
+            info: SourceInfo {
+                name: path.display().to_string(),
+                width,
+                height,
+                fps,
+                frame_count: Some(frame_count),
+                duration: Some(frame_count as f64 / fps),
+            },
+            times: sequence.frames.iter().map(|f| f.time).collect(),
+            next_index: 0,
+            background: Arc::new(vec![Self::BACKGROUND; width as usize * height as usize * 3]),
+        }
+    }
+}
+
+impl FrameSource for PoseFileCanvas {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        let Some(&time) = self.times.get(self.next_index as usize) else {
+            return Ok(None);
+        };
+        let index = self.next_index;
+        self.next_index += 1;
+        Ok(Some(Frame {
+            index,
+            time,
+            captured_at: Instant::now(),
+            width: self.info.width,
+            height: self.info.height,
+            rgb: self.background.clone(),
+        }))
+    }
+
+    fn seek(&mut self, frame_index: u64) -> Result<(), SourceError> {
+        self.next_index = frame_index;
+        Ok(())
+    }
+}
+
 /// RGBA copy of an RGB frame for an egui texture.
 pub fn color_image_from_frame(frame: &Frame) -> egui::ColorImage {
     egui::ColorImage::from_rgb([frame.width as usize, frame.height as usize], &frame.rgb)
@@ -439,10 +598,10 @@ struct Clock {
 
 impl CaptureWorker {
     fn run(self, open_source: &SourceOpener, request: &SourceRequest) {
-        let source = match open_source(request) {
+        let source = match open_request(open_source, request, &self.store) {
             Ok(source) => source,
-            Err(e) => {
-                self.fail(e.to_string());
+            Err(message) => {
+                self.fail(message);
                 return;
             }
         };
@@ -489,7 +648,7 @@ impl CaptureWorker {
         if !self.store.has_pose(index) {
             let mut frame = stored.frame.clone();
             frame.captured_at = captured_at;
-            let job = PoseJob { frame };
+            let job = PoseJob { frame, reply: None };
             if send_newest(&self.to_pose, &self.to_pose_oldest, job) {
                 self.counters
                     .dropped_before_pose
@@ -659,7 +818,7 @@ impl CaptureWorker {
                 {
                     let mut frame = stored.frame;
                     frame.captured_at = Instant::now();
-                    let job = PoseJob { frame };
+                    let job = PoseJob { frame, reply: None };
                     if self.to_pose.try_send(job).is_ok() {
                         sent_ahead = Some(index);
                     }
@@ -715,6 +874,7 @@ impl CaptureWorker {
 
 struct PoseWorker {
     jobs: Receiver<PoseJob>,
+    export_jobs: Receiver<PoseJob>,
     to_ui: Sender<PoseMsg>,
     events: Sender<WorkerEvent>,
     store: Arc<Store>,
@@ -725,32 +885,52 @@ struct PoseWorker {
 
 impl PoseWorker {
     fn run(self, make_estimator: &EstimatorFactory, config: &PoseConfig) {
-        let mut estimator = match make_estimator(config) {
-            Ok(estimator) => estimator,
-            Err(e) => {
-                send_event(
-                    &self.events,
-                    WorkerEvent::Failed {
-                        stage: "pose",
-                        message: e.to_string(),
-                    },
-                );
-                (self.repaint)();
-                return;
-            }
-        };
-        send_event(&self.events, WorkerEvent::PoseReady);
+        // Built on the first frame that needs a pose: a pose file never loads a model.
+        let mut estimator: Option<Box<dyn PoseEstimator>> = None;
         let mut previous_index: Option<u64> = None;
         while !self.stop.load(Ordering::Relaxed) {
-            let job = match self.jobs.recv_timeout(Duration::from_millis(20)) {
+            // Playback first; exports fill the gaps.
+            let job = match self.jobs.try_recv() {
                 Ok(job) => job,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(_) => crossbeam_channel::select! {
+                    recv(self.jobs) -> job => match job {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    },
+                    recv(self.export_jobs) -> job => match job {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    },
+                    default(Duration::from_millis(20)) => continue,
+                },
             };
             let index = job.frame.index;
             if self.store.has_pose(index) {
+                if let Some(reply) = &job.reply {
+                    let _ = reply.send(Ok(()));
+                }
                 continue;
             }
+            let estimator = match &mut estimator {
+                Some(estimator) => estimator,
+                None => match make_estimator(config) {
+                    Ok(built) => {
+                        send_event(&self.events, WorkerEvent::PoseReady);
+                        estimator.insert(built)
+                    }
+                    Err(e) => {
+                        send_event(
+                            &self.events,
+                            WorkerEvent::Failed {
+                                stage: "pose",
+                                message: e.to_string(),
+                            },
+                        );
+                        (self.repaint)();
+                        return;
+                    }
+                },
+            };
             // Tracking backends assume consecutive frames; anything else starts afresh.
             if previous_index.is_none_or(|p| p + 1 != index) {
                 estimator.reset();
@@ -770,14 +950,22 @@ impl PoseWorker {
                     };
                     // The pose is in the store either way; a full channel only loses timing.
                     let _ = self.to_ui.try_send(msg);
+                    if let Some(reply) = &job.reply {
+                        // An export that gave up no longer listens.
+                        let _ = reply.send(Ok(()));
+                    }
                     (self.repaint)();
                 }
                 Err(e) => {
+                    let message = format!("frame {index}: {e}");
+                    if let Some(reply) = &job.reply {
+                        let _ = reply.send(Err(message.clone()));
+                    }
                     send_event(
                         &self.events,
                         WorkerEvent::Failed {
                             stage: "pose",
-                            message: format!("frame {index}: {e}"),
+                            message,
                         },
                     );
                     (self.repaint)();

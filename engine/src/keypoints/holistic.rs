@@ -21,8 +21,9 @@ pub struct HolisticPoints<'a> {
 
 /// BlazePose index of each COCO-WholeBody body point 0..17 (nose, eyes, ears, shoulders, elbows,
 /// wrists, hips, knees, ankles).
-pub const BODY_FROM_BLAZEPOSE: [usize; 17] =
-    [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28];
+pub const BODY_FROM_BLAZEPOSE: [usize; 17] = [
+    0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28,
+];
 
 /// BlazePose index of each COCO-WholeBody foot point 17..23 (left big toe, left small toe, left
 /// heel, right big toe, right small toe, right heel). BlazePose has one toe point per foot
@@ -47,8 +48,7 @@ pub const FACE68_FROM_FACE_MESH: [usize; 68] = [
     // Right eye, left eye (corner, upper lid, corner, lower lid).
     33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,
     // Outer lips, from the right corner over the upper lip.
-    61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181,
-    // Inner lips.
+    61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181, // Inner lips.
     78, 82, 13, 312, 308, 317, 14, 87,
 ];
 
@@ -74,7 +74,10 @@ pub fn coco_wholebody_from_holistic(points: &HolisticPoints) -> Vec<Keypoint> {
         }
     }
     if let Some(face) = points.face {
-        for (target, &source) in keypoints[FACE_START..].iter_mut().zip(&FACE68_FROM_FACE_MESH) {
+        for (target, &source) in keypoints[FACE_START..]
+            .iter_mut()
+            .zip(&FACE68_FROM_FACE_MESH)
+        {
             *target = face[source];
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod linear;
 pub mod mt5;
 pub mod pose_encoder;
 
@@ -133,11 +134,22 @@ pub enum Language {
     English,
 }
 
-/// Loads only the mT5 part (keys under `mt5_model.`) from a safetensors file, computing in
-/// f32; for benchmarks and mT5-only checks.
-pub fn load_mt5(path: &Path, config: &Mt5Config) -> Result<Mt5, ModelError> {
+/// How the mT5 weight matrices are held in memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightPrecision {
+    /// Widened to f32 (exactly the reference's CPU path).
+    F32,
+    /// As stored in the checkpoint (bf16 for the released ones), f32 accumulation.
+    #[default]
+    Stored,
+}
+
+/// Loads only the mT5 part (keys under `mt5_model.`) from a safetensors file, for benchmarks
+/// and mT5-only checks; `dtype` is the dtype of the weight matrices (f32 or bf16).
+pub fn load_mt5(path: &Path, config: &Mt5Config, dtype: DType) -> Result<Mt5, ModelError> {
     let tensors = checkpoint::read_safetensors(path)?;
-    let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+    let vb = VarBuilder::from_tensors(tensors, dtype, &Device::Cpu);
     Mt5::load(&vb.pp("mt5_model"), config).map_err(|e| match e {
         ModelError::Compute(e) => ModelError::Unreadable {
             path: path.display().to_string(),
@@ -173,26 +185,44 @@ pub struct UniSign {
 }
 
 impl UniSign {
-    /// Builds the model from checked weights, computing in f32.
-    pub fn from_weights(weights: &Weights, config: &UniSignConfig) -> Result<Self, ModelError> {
+    /// Builds the model from checked weights. Activations are always f32; `precision` picks
+    /// whether the mT5 matrices are widened to f32 or kept as stored (bf16 halves the bytes
+    /// each decoding step reads, with f32 accumulation).
+    pub fn from_weights(
+        weights: &Weights,
+        config: &UniSignConfig,
+        precision: WeightPrecision,
+    ) -> Result<Self, ModelError> {
         let device = Device::Cpu;
         let vb = VarBuilder::from_tensors(weights.tensors.clone(), DType::F32, &device);
+        let mt5_dtype = match precision {
+            WeightPrecision::F32 => DType::F32,
+            WeightPrecision::Stored => match weights.mt5_dtype() {
+                Some(DType::BF16) => DType::BF16,
+                _ => DType::F32,
+            },
+        };
+        let mt5_vb = VarBuilder::from_tensors(weights.tensors.clone(), mt5_dtype, &device);
         Ok(Self {
             pose_encoder: PoseEncoder::load(&vb, &config.pose, config.mt5.d_model)?,
-            mt5: Mt5::load(&vb.pp("mt5_model"), &config.mt5)?,
+            mt5: Mt5::load(&mt5_vb.pp("mt5_model"), &config.mt5)?,
             config: config.clone(),
             device,
         })
     }
 
     /// Loads a checkpoint (`.pth` or safetensors) for the given mT5 `config.json`.
-    pub fn load(checkpoint: &Path, mt5_config: &Mt5Config) -> Result<Self, ModelError> {
+    pub fn load(
+        checkpoint: &Path,
+        mt5_config: &Mt5Config,
+        precision: WeightPrecision,
+    ) -> Result<Self, ModelError> {
         let config = UniSignConfig {
             pose: PoseEncoderConfig::default(),
             mt5: mt5_config.clone(),
         };
         let weights = load_weights(checkpoint, &config)?;
-        Self::from_weights(&weights, &config)
+        Self::from_weights(&weights, &config, precision)
     }
 
     /// The preprocessed clip as the four (1, T, V, 3) f32 part tensors.

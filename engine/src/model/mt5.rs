@@ -5,7 +5,9 @@
 //! `mt5_model.`.
 
 use candle_core::{D, DType, Device, Tensor};
-use candle_nn::{Linear, Module, VarBuilder};
+use candle_nn::VarBuilder;
+
+use super::linear::Linear;
 
 use super::ModelError;
 use super::config::Mt5Config;
@@ -20,7 +22,7 @@ struct RmsNorm {
 impl RmsNorm {
     fn load(vb: &VarBuilder, d_model: usize, eps: f64) -> candle_core::Result<Self> {
         Ok(Self {
-            weight: vb.get(d_model, "weight")?,
+            weight: vb.get(d_model, "weight")?.to_dtype(DType::F32)?,
             eps,
         })
     }
@@ -29,12 +31,12 @@ impl RmsNorm {
         let x32 = x.to_dtype(DType::F32)?;
         let variance = x32.sqr()?.mean_keepdim(D::Minus1)?;
         let normed = x32.broadcast_div(&(variance + self.eps)?.sqrt()?)?;
-        normed.to_dtype(x.dtype())?.broadcast_mul(&self.weight)
+        normed.broadcast_mul(&self.weight)
     }
 }
 
 fn linear(vb: &VarBuilder, d_in: usize, d_out: usize, name: &str) -> candle_core::Result<Linear> {
-    Ok(Linear::new(vb.get((d_out, d_in), name)?, None))
+    Linear::new(vb.get((d_out, d_in), name)?)
 }
 
 /// `wo(gelu_new(wi_0 x) ⊙ wi_1 x)`.
@@ -193,7 +195,7 @@ impl Attention {
             .broadcast_matmul(&keys.t()?)?
             .to_dtype(DType::F32)?
             .broadcast_add(bias)?;
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(values.dtype())?;
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
         let context = weights
             .broadcast_matmul(values)?
             .transpose(1, 2)?

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, TensorRef};
@@ -58,17 +59,21 @@ fn existing_library(path: &Path) -> Result<PathBuf, PoseError> {
     }
 }
 
-/// The process-wide ONNX Runtime environment, loading the library on first use. ort allows one
-/// environment per process, so it is built once and shared by every backend and session.
-pub fn ort_environment(config: &PoseConfig) -> Result<ort::environment::Environment, PoseError> {
-    static ENVIRONMENT: Mutex<Option<ort::environment::Environment>> = Mutex::new(None);
+/// The process's ONNX Runtime environment: `ort` allows one per process, ever, so it is built on
+/// first use and kept.
+static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
+
+/// Loads the ONNX Runtime library and builds the environment on first use; later calls share it
+/// (the library first loaded stays loaded). Every pose backend gets its environment here.
+pub fn ort_environment(config: &PoseConfig) -> Result<Environment, PoseError> {
+    // A configured library that is missing is an error even when one is loaded already.
+    let library = ort_library_path(config)?;
     let mut shared = ENVIRONMENT
         .lock()
         .map_err(|_| PoseError::Runtime("the ONNX Runtime environment lock is poisoned".into()))?;
     if let Some(environment) = shared.as_ref() {
         return Ok(environment.clone());
     }
-    let library = ort_library_path(config)?;
     let environment = ort::init_from(&library)
         .map_err(|e| PoseError::Runtime(format!("cannot load {}: {e}", library.display())))?
         .with_name("signcap-pose")
@@ -95,11 +100,7 @@ pub struct OnnxModel {
 
 impl OnnxModel {
     /// Opens `path` with `threads` intra-op threads; a missing file is a [`PoseError::Model`].
-    pub fn open(
-        environment: &ort::environment::Environment,
-        path: &Path,
-        threads: usize,
-    ) -> Result<Self, PoseError> {
+    pub fn open(environment: &Environment, path: &Path, threads: usize) -> Result<Self, PoseError> {
         let model_error = |reason: String| PoseError::Model {
             path: path.display().to_string(),
             reason,
@@ -201,5 +202,28 @@ impl OnnxModel {
             values.push(data.to_vec());
         }
         Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_library_is_an_error_naming_it() {
+        let config = PoseConfig {
+            ort_library: Some(PathBuf::from("/nonexistent/libonnxruntime.so.1.31.1")),
+            ..PoseConfig::default()
+        };
+        let Err(error) = ort_environment(&config) else {
+            panic!("a missing library must be an error");
+        };
+        assert!(matches!(error, PoseError::Runtime(_)));
+        assert!(
+            error
+                .to_string()
+                .contains("/nonexistent/libonnxruntime.so.1.31.1"),
+            "{error}"
+        );
     }
 }

@@ -4,6 +4,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+pub mod camera;
+pub mod scripted;
+pub mod video;
+
+pub use camera::{Camera, CameraDescriptor, list_cameras};
+pub use scripted::ScriptedSource;
+pub use video::{FfmpegTools, VideoFile};
+
 /// One decoded RGB frame with its timing.
 #[derive(Clone, Debug)]
 pub struct Frame {

@@ -67,7 +67,10 @@ impl SsdSpec {
             let cells = self.input_size.div_ceil(stride);
             for y in 0..cells {
                 for x in 0..cells {
-                    let center = ((x as f32 + 0.5) / cells as f32, (y as f32 + 0.5) / cells as f32);
+                    let center = (
+                        (x as f32 + 0.5) / cells as f32,
+                        (y as f32 + 0.5) / cells as f32,
+                    );
                     anchors.extend(std::iter::repeat_n(center, 2 * same_stride));
                 }
             }
@@ -77,12 +80,7 @@ impl SsdSpec {
 
     /// Decodes the raw regressor rows and score logits, then merges overlapping detections.
     /// Returns the detections best first.
-    pub fn decode(
-        &self,
-        anchors: &[(f32, f32)],
-        boxes: &[f32],
-        scores: &[f32],
-    ) -> Vec<Detection> {
+    pub fn decode(&self, anchors: &[(f32, f32)], boxes: &[f32], scores: &[f32]) -> Vec<Detection> {
         let scale = self.input_size as f32;
         let mut detections = Vec::new();
         for (index, (&(anchor_x, anchor_y), &logit)) in anchors.iter().zip(scores).enumerate() {
@@ -135,7 +133,10 @@ fn intersection_over_union(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 
 /// Takes the best remaining detection, averages it with every remaining one that overlaps it by
 /// more than `min_iou` (weighted by score, keeping the best score), and repeats.
-pub fn weighted_non_max_suppression(mut detections: Vec<Detection>, min_iou: f32) -> Vec<Detection> {
+pub fn weighted_non_max_suppression(
+    mut detections: Vec<Detection>,
+    min_iou: f32,
+) -> Vec<Detection> {
     detections.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut merged = Vec::new();
     while !detections.is_empty() {

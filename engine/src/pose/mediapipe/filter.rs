@@ -135,7 +135,8 @@ impl LandmarkSmoother {
         }
         self.last_time = Some(time);
         for (landmark, visibility) in landmarks.iter_mut().zip(&mut self.visibility) {
-            landmark.visibility = visibility.apply(landmark.visibility as f64, VISIBILITY_ALPHA) as f32;
+            landmark.visibility =
+                visibility.apply(landmark.visibility as f64, VISIBILITY_ALPHA) as f32;
         }
         if object_scale <= 0.0 {
             return;
@@ -165,6 +166,10 @@ mod tests {
         assert!((points[0].x - 100.0).abs() < 1e-4);
         let mut points = [Landmark::at(120.0, 100.0)];
         smoother.apply(&mut points, 2.0 / 30.0, 200.0);
-        assert!(points[0].x > 100.0 && points[0].x < 120.0, "{}", points[0].x);
+        assert!(
+            points[0].x > 100.0 && points[0].x < 120.0,
+            "{}",
+            points[0].x
+        );
     }
 }

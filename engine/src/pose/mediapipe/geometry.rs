@@ -145,7 +145,7 @@ impl RotatedRect {
 
     /// The point rotated into the rect's own axes, relative to the image origin (as
     /// `RoiTrackingCalculator` compares rects and landmarks).
-    fn to_rect_axes(&self, x: f32, y: f32) -> (f32, f32) {
+    fn rotated_into_axes(self, x: f32, y: f32) -> (f32, f32) {
         let (sin, cos) = (-self.rotation).sin_cos();
         (x * cos - y * sin, x * sin + y * cos)
     }
@@ -158,8 +158,8 @@ impl RotatedRect {
         previous_landmarks: &[Landmark],
         limits: &TrackingLimits,
     ) -> bool {
-        let (prev_x, prev_y) = recrop.to_rect_axes(self.center_x, self.center_y);
-        let (recrop_x, recrop_y) = recrop.to_rect_axes(recrop.center_x, recrop.center_y);
+        let (prev_x, prev_y) = recrop.rotated_into_axes(self.center_x, self.center_y);
+        let (recrop_x, recrop_y) = recrop.rotated_into_axes(recrop.center_x, recrop.center_y);
         let rotation_difference =
             normalize_radians(self.rotation - recrop.rotation).abs() * 180.0 / PI;
         let rect_close = rotation_difference <= limits.rotation_degrees
@@ -173,7 +173,7 @@ impl RotatedRect {
         let half_width = recrop.width * (1.0 + limits.recrop_rect_margin) / 2.0;
         let half_height = recrop.height * (1.0 + limits.recrop_rect_margin) / 2.0;
         previous_landmarks.iter().all(|landmark| {
-            let (x, y) = recrop.to_rect_axes(landmark.x, landmark.y);
+            let (x, y) = recrop.rotated_into_axes(landmark.x, landmark.y);
             (x - recrop_x).abs() < half_width && (y - recrop_y).abs() < half_height
         })
     }
@@ -320,6 +320,6 @@ mod tests {
         let mut out = Vec::new();
         crop_to_tensor(&rgb, 4, 4, &rect, 4, (0.0, 255.0), Border::Zero, &mut out);
         assert_eq!(out[(2 * 4 + 3) * 3], 32.0);
-        assert_eq!(out[(1 * 4 + 0) * 3], 1.0);
+        assert_eq!(out[4 * 3], 1.0);
     }
 }

@@ -95,8 +95,24 @@ struct Image<'a> {
 }
 
 impl Image<'_> {
-    fn crop(&self, rect: &RotatedRect, size: usize, range: (f32, f32), border: Border, out: &mut Vec<f32>) {
-        crop_to_tensor(self.rgb, self.width, self.height, rect, size, range, border, out);
+    fn crop(
+        &self,
+        rect: &RotatedRect,
+        size: usize,
+        range: (f32, f32),
+        border: Border,
+        out: &mut Vec<f32>,
+    ) {
+        crop_to_tensor(
+            self.rgb,
+            self.width,
+            self.height,
+            rect,
+            size,
+            range,
+            border,
+            out,
+        );
     }
 }
 
@@ -186,7 +202,12 @@ impl BodyStage {
                 presence: sigmoid(v[4]),
             })
             .collect();
-        refine_from_heatmap(&mut in_crop, heatmap, POSE_HEATMAP_SIZE, POSE_MODEL_LANDMARKS);
+        refine_from_heatmap(
+            &mut in_crop,
+            heatmap,
+            POSE_HEATMAP_SIZE,
+            POSE_MODEL_LANDMARKS,
+        );
         let mut in_image: Vec<Landmark> = in_crop
             .iter()
             .map(|l| {
@@ -201,14 +222,21 @@ impl BodyStage {
             .collect();
         let mut aux = in_image.split_off(NUM_BODY_LANDMARKS);
         // Speeds are measured against the body size given by the unsmoothed auxiliary points.
-        let aux_rect =
-            RotatedRect::from_alignment_points((aux[0].x, aux[0].y), (aux[1].x, aux[1].y), FRAC_PI_2);
+        let aux_rect = RotatedRect::from_alignment_points(
+            (aux[0].x, aux[0].y),
+            (aux[1].x, aux[1].y),
+            FRAC_PI_2,
+        );
         let object_scale = (aux_rect.width + aux_rect.height) / 2.0;
         self.smoother.apply(&mut in_image, time, object_scale);
         self.aux_smoother.apply(&mut aux, time, object_scale);
         self.tracked_roi = Some(
-            RotatedRect::from_alignment_points((aux[0].x, aux[0].y), (aux[1].x, aux[1].y), FRAC_PI_2)
-                .transformed(1.25, 0.0, true),
+            RotatedRect::from_alignment_points(
+                (aux[0].x, aux[0].y),
+                (aux[1].x, aux[1].y),
+                FRAC_PI_2,
+            )
+            .transformed(1.25, 0.0, true),
         );
         Ok(Some(in_image))
     }
@@ -224,12 +252,16 @@ fn refine_from_heatmap(landmarks: &mut [Landmark], heatmap: &[f32], size: usize,
     for (channel, landmark) in landmarks.iter_mut().enumerate() {
         let center_col = (landmark.x * size as f32) as isize;
         let center_row = (landmark.y * size as f32) as isize;
-        if center_col < 0 || center_row < 0 || center_col >= size as isize || center_row >= size as isize
+        if center_col < 0
+            || center_row < 0
+            || center_col >= size as isize
+            || center_row >= size as isize
         {
             continue;
         }
         let (center_col, center_row) = (center_col as usize, center_row as usize);
-        let (mut sum, mut weighted_col, mut weighted_row, mut max_confidence) = (0.0, 0.0, 0.0, 0.0f32);
+        let (mut sum, mut weighted_col, mut weighted_row, mut max_confidence) =
+            (0.0, 0.0, 0.0, 0.0f32);
         for row in center_row.saturating_sub(offset)..(center_row + offset + 1).min(size) {
             for col in center_col.saturating_sub(offset)..(center_col + offset + 1).min(size) {
                 let confidence = sigmoid(heatmap[(row * size + col) * channels + channel]);
@@ -273,19 +305,26 @@ struct HandStage {
     input: Vec<f32>,
 }
 
-/// `HandLandmarksToRectCalculator` (on all 21 points, as the Holistic graph feeds it).
+/// The palm points `HandLandmarksToRectCalculator` keeps from the 21 hand landmarks.
+const PALM_LANDMARKS: [usize; 12] = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18];
+
+/// `HandLandmarksToRectCalculator`: a rect around the palm points, rotated so the wrist points
+/// down the crop.
 fn hand_landmarks_to_rect(landmarks: &[Landmark]) -> RotatedRect {
-    let wrist = (landmarks[0].x, landmarks[0].y);
-    let mid = |a: usize, b: usize| ((landmarks[a].x + landmarks[b].x) / 2.0, (landmarks[a].y + landmarks[b].y) / 2.0);
-    let across = mid(4, 8);
-    let toward = ((across.0 + landmarks[6].x) / 2.0, (across.1 + landmarks[6].y) / 2.0);
+    let palm: Vec<(f32, f32)> = PALM_LANDMARKS
+        .iter()
+        .map(|&i| (landmarks[i].x, landmarks[i].y))
+        .collect();
+    // Palm indices 4, 6, 8 are the index, middle and ring finger knuckles.
+    let wrist = palm[0];
+    let across = ((palm[4].0 + palm[8].0) / 2.0, (palm[4].1 + palm[8].1) / 2.0);
+    let toward = ((across.0 + palm[6].0) / 2.0, (across.1 + palm[6].1) / 2.0);
     let rotation = geometry::rotation_between(wrist, toward, FRAC_PI_2);
-    let axis_aligned = RotatedRect::bounding(landmarks.iter().map(|l| (l.x, l.y)), 0.0)
-        .unwrap_or_default();
+    let axis_aligned = RotatedRect::bounding(palm.iter().copied(), 0.0).unwrap_or_default();
     let (sin, cos) = geometry::normalize_radians(-rotation).sin_cos();
     let projected = RotatedRect::bounding(
-        landmarks.iter().map(|l| {
-            let (dx, dy) = (l.x - axis_aligned.center_x, l.y - axis_aligned.center_y);
+        palm.iter().map(|&(x, y)| {
+            let (dx, dy) = (x - axis_aligned.center_x, y - axis_aligned.center_y);
             (dx * cos - dy * sin, dx * sin + dy * cos)
         }),
         0.0,
@@ -373,10 +412,18 @@ impl HandStage {
     }
 
     /// The hand crop from the body points, refined by the `hand_recrop` model.
-    fn recrop_rect(&mut self, image: Image, body: &[Landmark], side: HandSide) -> Result<RotatedRect, PoseError> {
+    fn recrop_rect(
+        &mut self,
+        image: Image,
+        body: &[Landmark],
+        side: HandSide,
+    ) -> Result<RotatedRect, PoseError> {
         let wrist = (body[side.wrist].x, body[side.wrist].y);
         let (index, pinky) = (body[side.index], body[side.pinky]);
-        let middle = ((2.0 * index.x + pinky.x) / 3.0, (2.0 * index.y + pinky.y) / 3.0);
+        let middle = (
+            (2.0 * index.x + pinky.x) / 3.0,
+            (2.0 * index.y + pinky.y) / 3.0,
+        );
         let from_pose = RotatedRect {
             center_x: middle.0,
             center_y: middle.1,
@@ -388,12 +435,9 @@ impl HandStage {
         let crop = from_pose.padded_to_aspect(HAND_RECROP_INPUT, HAND_RECROP_INPUT);
         let size = HAND_RECROP_INPUT;
         image.crop(&crop, size, (0.0, 1.0), Border::Replicate, &mut self.input);
-        let outputs = self.recrop.run(
-            "hands",
-            &self.input,
-            [1, size, size, 3],
-            &["output_crop"],
-        )?;
+        let outputs =
+            self.recrop
+                .run("hands", &self.input, [1, size, size, 3], &["output_crop"])?;
         let v = &outputs[0];
         if v.len() < 4 {
             return Err(PoseError::Inference {
@@ -403,7 +447,10 @@ impl HandStage {
         }
         let center = crop.image_from_normalized(v[0] / size as f32, v[1] / size as f32);
         let scale_point = crop.image_from_normalized(v[2] / size as f32, v[3] / size as f32);
-        Ok(RotatedRect::from_alignment_points(center, scale_point, -FRAC_PI_2).transformed(1.0, -0.1, true))
+        Ok(
+            RotatedRect::from_alignment_points(center, scale_point, -FRAC_PI_2)
+                .transformed(1.0, -0.1, true),
+        )
     }
 }
 
@@ -423,7 +470,11 @@ impl FaceStage {
     }
 
     /// Face landmarks and presence score.
-    fn run(&mut self, image: Image, body: &[Landmark]) -> Result<(Option<Vec<Landmark>>, f32), PoseError> {
+    fn run(
+        &mut self,
+        image: Image,
+        body: &[Landmark],
+    ) -> Result<(Option<Vec<Landmark>>, f32), PoseError> {
         let previous = self.previous.take();
         let Some(recrop) = self.detection_rect(image, body)? else {
             return Ok((None, 0.0));
@@ -478,14 +529,20 @@ impl FaceStage {
 
     /// The face crop from a face detection around the body's face points, or `None` when the
     /// detector finds no face there.
-    fn detection_rect(&mut self, image: Image, body: &[Landmark]) -> Result<Option<RotatedRect>, PoseError> {
+    fn detection_rect(
+        &mut self,
+        image: Image,
+        body: &[Landmark],
+    ) -> Result<Option<RotatedRect>, PoseError> {
         let face_points = &body[..11];
         let rotation = geometry::rotation_between(
             (face_points[5].x, face_points[5].y),
             (face_points[2].x, face_points[2].y),
             0.0,
         );
-        let Some(from_pose) = RotatedRect::bounding(face_points.iter().map(|l| (l.x, l.y)), rotation) else {
+        let Some(from_pose) =
+            RotatedRect::bounding(face_points.iter().map(|l| (l.x, l.y)), rotation)
+        else {
             return Ok(None);
         };
         let crop = from_pose
@@ -541,7 +598,9 @@ impl MediapipeHolistic {
         let threads = config.threads.max(1);
         // The body models run alone, so they get the hand and face threads too.
         let body_threads = threads * 2;
-        let open = |file: &str, threads: usize| OnnxModel::open(&environment, &Path::new(dir).join(file), threads);
+        let open = |file: &str, threads: usize| {
+            OnnxModel::open(&environment, &Path::new(dir).join(file), threads)
+        };
         Ok(Self {
             body: BodyStage {
                 detector: open("pose_detection.onnx", body_threads)?,
@@ -646,18 +705,19 @@ impl MediapipeHolistic {
 /// The Holistic landmarks as COCO-WholeBody keypoints: body points score their visibility, hand
 /// and face points their model's presence score.
 pub fn keypoints_from_holistic(landmarks: &HolisticLandmarks) -> Vec<Keypoint> {
-    let to_keypoints = |points: &Option<Vec<Landmark>>, score: Option<f32>| -> Option<Vec<Keypoint>> {
-        points.as_ref().map(|points| {
-            points
-                .iter()
-                .map(|l| Keypoint {
-                    x: l.x,
-                    y: l.y,
-                    score: score.unwrap_or(l.visibility),
-                })
-                .collect()
-        })
-    };
+    let to_keypoints =
+        |points: &Option<Vec<Landmark>>, score: Option<f32>| -> Option<Vec<Keypoint>> {
+            points.as_ref().map(|points| {
+                points
+                    .iter()
+                    .map(|l| Keypoint {
+                        x: l.x,
+                        y: l.y,
+                        score: score.unwrap_or(l.visibility),
+                    })
+                    .collect()
+            })
+        };
     let body = to_keypoints(&landmarks.body, None);
     let face = to_keypoints(&landmarks.face, Some(landmarks.face_score));
     let left = to_keypoints(&landmarks.left_hand, Some(landmarks.hand_scores.0));
@@ -687,5 +747,62 @@ impl PoseEstimator for MediapipeHolistic {
 
     fn last_stage_ms(&self) -> Vec<(&'static str, f64)> {
         self.stage_ms.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pose::create_estimator;
+
+    #[test]
+    fn a_missing_model_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = PoseConfig {
+            mediapipe_model_dir: dir.path().to_path_buf(),
+            ..PoseConfig::default()
+        };
+        let Err(error) = create_estimator(&config) else {
+            panic!("a missing model must be an error");
+        };
+        let expected = dir.path().join("pose_detection.onnx");
+        assert!(matches!(error, PoseError::Model { .. }));
+        assert!(
+            error.to_string().contains(&expected.display().to_string()),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_missing_runtime_library_is_an_error_naming_it() {
+        let config = PoseConfig {
+            ort_library: Some("/nonexistent/onnxruntime/libonnxruntime.so".into()),
+            ..PoseConfig::default()
+        };
+        let Err(error) = create_estimator(&config) else {
+            panic!("a missing library must be an error");
+        };
+        assert!(matches!(error, PoseError::Runtime(_)));
+        assert!(
+            error
+                .to_string()
+                .contains("/nonexistent/onnxruntime/libonnxruntime.so"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_palm_rect_of_an_upright_hand_is_unrotated() {
+        // A hand pointing straight up: wrist below, knuckles in a row above it.
+        let mut hand = vec![Landmark::at(50.0, 100.0); NUM_HAND_LANDMARKS];
+        for (i, x) in [(5, 40.0), (9, 50.0), (13, 60.0), (17, 70.0)] {
+            hand[i] = Landmark::at(x, 60.0);
+        }
+        let rect = hand_landmarks_to_rect(&hand);
+        assert!(rect.rotation.abs() < 1e-5, "{rect:?}");
+        assert!(
+            (rect.height - 40.0).abs() < 1e-4 && (rect.width - 30.0).abs() < 1e-4,
+            "{rect:?}"
+        );
     }
 }
