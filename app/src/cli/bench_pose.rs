@@ -2,15 +2,13 @@
 //! on the same frames when it is installed. Decoding is timed on its own and left out of both
 //! frame rates.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use signcap_engine::pose::{PoseBackendKind, PoseConfig, create_estimator};
-use signcap_engine::source::Frame;
+use signcap_engine::source::{Frame, FrameSource, VideoFile};
 
 /// The MediaPipe version the peer must be (the legacy Holistic solution the backend mirrors).
 const MEDIAPIPE_VERSION: &str = "0.10.21";
@@ -62,8 +60,7 @@ pub struct BenchPoseArgs {
 struct DecodedClip {
     width: u32,
     height: u32,
-    fps: f64,
-    frames: Vec<Arc<Vec<u8>>>,
+    frames: Vec<Frame>,
     decode_ms: f64,
 }
 
@@ -75,7 +72,7 @@ enum Peer {
 
 /// Runs the command.
 pub fn run(args: BenchPoseArgs) -> anyhow::Result<()> {
-    let clip = decode_with_ffmpeg(&args.video, args.frames)?;
+    let clip = decode_clip(&args.video, args.frames)?;
     if clip.frames.is_empty() {
         bail!("{}: no frames decoded", args.video.display());
     }
@@ -103,14 +100,11 @@ pub fn run(args: BenchPoseArgs) -> anyhow::Result<()> {
     // Stage sums in the order the backend reports them.
     let mut stages: Vec<(&'static str, f64)> = Vec::new();
     let started = Instant::now();
-    for (index, rgb) in clip.frames.iter().enumerate() {
+    for (index, frame) in clip.frames.iter().enumerate() {
+        // Stamped now so latency figures start here, as they would for a live source.
         let frame = Frame {
-            index: index as u64,
-            time: index as f64 / clip.fps,
             captured_at: Instant::now(),
-            width: clip.width,
-            height: clip.height,
-            rgb: Arc::clone(rgb),
+            ..frame.clone()
         };
         estimator
             .estimate(&frame)
@@ -191,92 +185,21 @@ pub fn run(args: BenchPoseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Decodes up to `limit` frames to RGB24 with the ffmpeg CLI (rotation metadata ignored, so the
-/// probed size is the frame size).
-fn decode_with_ffmpeg(video: &Path, limit: Option<usize>) -> anyhow::Result<DecodedClip> {
-    if !video.is_file() {
-        bail!("{}: no such video file", video.display());
-    }
-    let probe = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
-        .args(["stream=width,height,avg_frame_rate", "-of", "csv=p=0"])
-        .arg(video)
-        .output()
-        .context("running ffprobe (install ffmpeg)")?;
-    if !probe.status.success() {
-        bail!(
-            "{}: ffprobe cannot read it: {}",
-            video.display(),
-            String::from_utf8_lossy(&probe.stderr).trim()
-        );
-    }
-    let fields: Vec<String> = String::from_utf8_lossy(&probe.stdout)
-        .trim()
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    let [width, height, rate] = fields.as_slice() else {
-        bail!("{}: no video stream", video.display());
-    };
-    let width: u32 = width
-        .parse()
-        .with_context(|| format!("{}: bad width {width:?}", video.display()))?;
-    let height: u32 = height
-        .parse()
-        .with_context(|| format!("{}: bad height {height:?}", video.display()))?;
-    let fps = match rate.split_once('/') {
-        Some((num, den)) => num.parse::<f64>().unwrap_or(0.0) / den.parse::<f64>().unwrap_or(1.0),
-        None => rate.parse().unwrap_or(0.0),
-    };
-    let fps = if fps.is_finite() && fps > 0.0 {
-        fps
-    } else {
-        25.0
-    };
-
+/// Decodes up to `limit` frames with the engine's ffmpeg source, timing only the decoding.
+fn decode_clip(video: &Path, limit: Option<usize>) -> anyhow::Result<DecodedClip> {
     let started = Instant::now();
-    let mut command = Command::new("ffmpeg");
-    command
-        .args(["-v", "error", "-nostdin", "-noautorotate", "-i"])
-        .arg(video);
-    if let Some(limit) = limit {
-        command.args(["-frames:v", &limit.to_string()]);
-    }
-    let mut child = command
-        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("running ffmpeg (install ffmpeg)")?;
-    let mut stdout = child.stdout.take().context("ffmpeg stdout")?;
-    let frame_bytes = width as usize * height as usize * 3;
+    let mut source = VideoFile::open(video)?;
+    let info = source.info().clone();
     let mut frames = Vec::new();
-    loop {
-        let mut frame = vec![0u8; frame_bytes];
-        match stdout.read_exact(&mut frame) {
-            Ok(()) => frames.push(Arc::new(frame)),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => {
-                return Err(e).with_context(|| format!("{}: reading frames", video.display()));
-            }
+    while limit.is_none_or(|limit| frames.len() < limit) {
+        match source.next_frame()? {
+            Some(frame) => frames.push(frame),
+            None => break,
         }
-        if limit.is_some_and(|limit| frames.len() >= limit) {
-            break;
-        }
-    }
-    drop(stdout);
-    let output = child.wait_with_output().context("waiting for ffmpeg")?;
-    if !output.status.success() && frames.is_empty() {
-        bail!(
-            "{}: ffmpeg cannot decode it: {}",
-            video.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
     }
     Ok(DecodedClip {
-        width,
-        height,
-        fps,
+        width: info.width,
+        height: info.height,
         frames,
         decode_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
