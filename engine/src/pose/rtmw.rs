@@ -173,6 +173,8 @@ pub fn boxes_from_nms_output(dets: &[f32], ratio: f64) -> Vec<PersonBox> {
 /// Boxes from a raw YOLOX head: `predictions` is `[A, 5 + classes]` (cx, cy, log w, log h as grid
 /// offsets, objectness, class scores) over the stride 8/16/32 grids of `input`. Decodes the grid,
 /// runs rtmlib's class-wise NMS (IoU 0.45, score 0.7) and keeps class 0 (person) above 0.3.
+/// (Uni-Sign's rtmlib 0.0.13 takes this branch only for a last dimension of 4, which no raw head
+/// has; this follows rtmlib 0.0.16's test `== 4 or > 5` with Uni-Sign's class-0 filter.)
 pub fn boxes_from_raw_head(
     predictions: &[f32],
     columns: usize,
