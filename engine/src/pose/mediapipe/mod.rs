@@ -167,8 +167,14 @@ impl BodyStage {
             &["Identity", "Identity_1"],
         )?;
         let detections = POSE_DETECTOR.decode(&self.anchors, &outputs[0], &outputs[1]);
-        // One signer: the detector's best (the graph keeps the first detection).
-        Ok(detections.first().map(|best| {
+        // One signer: the largest person (the graph keeps the best-scoring one; with one person
+        // in view they are the same).
+        let area = |d: &detection::Detection| {
+            let [x0, y0, x1, y1] = d.bounding_box;
+            (x1 - x0) * (y1 - y0)
+        };
+        let largest = detections.iter().max_by(|a, b| area(a).total_cmp(&area(b)));
+        Ok(largest.map(|best| {
             let hip_center = whole.image_from_normalized(best.keypoints[0].0, best.keypoints[0].1);
             let scale_point = whole.image_from_normalized(best.keypoints[1].0, best.keypoints[1].1);
             RotatedRect::from_alignment_points(hip_center, scale_point, FRAC_PI_2)
@@ -573,6 +579,8 @@ pub struct MediapipeHolistic {
     left_hand: HandStage,
     right_hand: HandStage,
     face: FaceStage,
+    /// Size of the previous frame; tracking restarts when it changes.
+    image_size: (u32, u32),
     stage_ms: Vec<(&'static str, f64)>,
 }
 
@@ -628,6 +636,7 @@ impl MediapipeHolistic {
                 previous: None,
                 input: Vec::new(),
             },
+            image_size: (0, 0),
             stage_ms: Vec::new(),
         })
     }
@@ -645,6 +654,10 @@ impl MediapipeHolistic {
                     frame.rgb.len()
                 ),
             });
+        }
+        if self.image_size != (frame.width, frame.height) {
+            self.reset();
+            self.image_size = (frame.width, frame.height);
         }
         let image = Image {
             rgb: &frame.rgb,
