@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 
 use candle_core::{DType, Device, Tensor};
 use signcap_engine::decode::StepDecoder;
+use signcap_engine::decode::search::{self, SearchConfig};
+use signcap_engine::decode::tokenizer::MT5Tokenizer;
 use signcap_engine::keypoints::NUM_KEYPOINTS;
 use signcap_engine::keypoints::unisign::{self, FrameSelection, NormalizedClip, Part};
 use signcap_engine::model::{Mt5Config, UniSign, WeightPrecision};
@@ -33,9 +35,17 @@ fn mt5_config() -> Mt5Config {
 
 /// The fixture's raw keypoints and scores as the preprocessing input.
 fn raw_clip(inputs: &HashMap<String, Tensor>) -> NormalizedClip {
-    let kp = inputs["raw.keypoints"].flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    let kp = inputs["raw.keypoints"]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
     let kp: Vec<&[f64]> = kp.chunks_exact(2 * NUM_KEYPOINTS).collect();
-    let scores = inputs["raw.scores"].squeeze(1).unwrap().to_vec2::<f32>().unwrap();
+    let scores = inputs["raw.scores"]
+        .squeeze(1)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
     let mut clip = NormalizedClip::default();
     for (xy, s) in kp.iter().zip(&scores) {
         let mut frame = [[0.0f64; 2]; NUM_KEYPOINTS];
@@ -78,10 +88,20 @@ fn preprocessing_is_bit_exact() {
                 .unwrap();
             assert_eq!(ours.len(), want64.len(), "{name}/{}", part.name());
             for (i, (a, b)) in ours.iter().zip(&want64).enumerate() {
-                assert_eq!(a.to_bits(), b.to_bits(), "{name}/{}.f64 value {i}: {a} vs {b}", part.name());
+                assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "{name}/{}.f64 value {i}: {a} vs {b}",
+                    part.name()
+                );
             }
             for (i, (a, b)) in ours.iter().zip(&want32).enumerate() {
-                assert_eq!((*a as f32).to_bits(), b.to_bits(), "{name}/{} value {i}", part.name());
+                assert_eq!(
+                    (*a as f32).to_bits(),
+                    b.to_bits(),
+                    "{name}/{} value {i}",
+                    part.name()
+                );
             }
         }
     }
@@ -102,7 +122,11 @@ fn lowhand_boundary_scores_are_kept_and_low_scores_masked() {
     }
     for f in low {
         for node in 0..21 {
-            assert_eq!(left.triple(f as usize, node), [0.0; 3], "frame {f} node {node}");
+            assert_eq!(
+                left.triple(f as usize, node),
+                [0.0; 3],
+                "frame {f} node {node}"
+            );
         }
     }
 }
@@ -113,7 +137,10 @@ fn uniform_selection_of_a_long_clip_keeps_256_frames() {
     let clip = raw_clip(&inputs);
     let input = unisign::preprocess(&clip, &FrameSelection::Uniform).unwrap();
     assert_eq!(input.num_frames(), unisign::MAX_FRAMES);
-    assert_eq!(input.frame_indices, unisign::uniform_frame_indices(300, 256));
+    assert_eq!(
+        input.frame_indices,
+        unisign::uniform_frame_indices(300, 256)
+    );
 }
 
 /// The tiny model of `tag`, its mT5 matrices widened to f32 or kept as stored.
@@ -138,8 +165,20 @@ fn model(tag: &str, precision: WeightPrecision) -> &'static UniSign {
 /// max |a − b| and max |b| over two tensors of one shape.
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> (f32, f32) {
     assert_eq!(a.dims(), b.dims());
-    let a = a.to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    let b = b.to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let a = a
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let b = b
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
     let mut diff = 0.0f32;
     let mut scale = 0.0f32;
     for (x, y) in a.iter().zip(&b) {
@@ -166,7 +205,11 @@ const TOLERANCES: [(&str, f32); 5] = [
 const LOGITS_RELATIVE_TOLERANCE: f32 = 1e-4;
 
 fn tolerance(stage: &str) -> f32 {
-    TOLERANCES.iter().find(|(s, _)| *s == stage).map(|(_, t)| *t).unwrap()
+    TOLERANCES
+        .iter()
+        .find(|(s, _)| *s == stage)
+        .map(|(_, t)| *t)
+        .unwrap()
 }
 
 /// max over elements of |a − b| / max(1, |b|).
@@ -197,9 +240,14 @@ fn check_model(name: &str, tag: &str, precision: WeightPrecision) {
     let encoded = model.encode(&parts, &prompt_ids).unwrap();
     let mut report = Vec::new();
 
-    let frames = expected["intermediate_frames"].to_dtype(DType::U32).unwrap();
+    let frames = expected["intermediate_frames"]
+        .to_dtype(DType::U32)
+        .unwrap();
     for part in Part::ALL {
-        for (stage, ours) in [("spatial", &encoded.pose.spatial), ("temporal", &encoded.pose.temporal)] {
+        for (stage, ours) in [
+            ("spatial", &encoded.pose.spatial),
+            ("temporal", &encoded.pose.temporal),
+        ] {
             let ours = ours[part.index()].index_select(&frames, 2).unwrap();
             let (d, s) = max_abs_diff(&ours, &expected[&format!("{stage}.{}", part.name())]);
             report.push((format!("{stage}.{}", part.name()), stage, d, s));
@@ -252,11 +300,15 @@ fn check_model(name: &str, tag: &str, precision: WeightPrecision) {
         .to_vec1::<f32>()
         .unwrap();
     let logits_diff = max_relative_diff(&ours, &want);
-    eprintln!("{name}/{tag}/{precision:?} greedy_step_logits ({steps} steps): max relative diff {logits_diff:.3e}");
+    eprintln!(
+        "{name}/{tag}/{precision:?} greedy_step_logits ({steps} steps): max relative diff {logits_diff:.3e}"
+    );
 
     let mut failures = Vec::new();
     for (what, stage, diff, scale) in &report {
-        eprintln!("{name}/{tag}/{precision:?} {what}: max abs diff {diff:.3e} (max |ref| {scale:.3})");
+        eprintln!(
+            "{name}/{tag}/{precision:?} {what}: max abs diff {diff:.3e} (max |ref| {scale:.3})"
+        );
         if *diff > tolerance(stage) {
             failures.push(format!("{what}: {diff:.3e} > {:.0e}", tolerance(stage)));
         }
@@ -266,6 +318,69 @@ fn check_model(name: &str, tag: &str, precision: WeightPrecision) {
     }
     assert!(failures.is_empty(), "{name}/{tag}: {failures:?}");
     assert_eq!(ids, want_ids, "{name}/{tag}: greedy ids");
+
+    // The official call: beam 4, 100 new tokens, then the official decode.
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(parity_dir().join(format!("expected_{name}_{tag}.json"))).unwrap(),
+    )
+    .unwrap();
+    let mut decoder = model.decoder(&encoded).unwrap();
+    let beam = search::generate(&mut decoder, &SearchConfig::default()).unwrap();
+    let want_beam: Vec<u32> = expected["beam_ids"]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|i| i as u32)
+        .collect();
+    assert_eq!(beam.ids, want_beam, "{name}/{tag}/{precision:?}: beam ids");
+    let want_score = expected["beam_sequence_score"].to_vec1::<f32>().unwrap()[0];
+    eprintln!(
+        "{name}/{tag}/{precision:?} beam score {} vs {want_score} ({} ids)",
+        beam.score,
+        beam.ids.len()
+    );
+    assert!(
+        (beam.score - want_score).abs() <= 1e-4 * want_score.abs().max(1.0),
+        "{name}/{tag}/{precision:?}: beam score {} vs {want_score}",
+        beam.score
+    );
+    assert_eq!(
+        beam.finished_with_eos,
+        sidecar["beam_finished_with_eos"].as_bool().unwrap()
+    );
+    let tokenizer = tokenizer();
+    let text = tokenizer.decode(&beam.ids, true, true).unwrap();
+    assert_eq!(
+        text,
+        sidecar["beam_text"].as_str().unwrap(),
+        "{name}/{tag}: beam text"
+    );
+    let greedy_text = tokenizer.decode(&ids, true, true).unwrap();
+    assert_eq!(greedy_text, sidecar["greedy_text"].as_str().unwrap());
+}
+
+fn tokenizer() -> &'static MT5Tokenizer {
+    static TOKENIZER: OnceLock<MT5Tokenizer> = OnceLock::new();
+    TOKENIZER.get_or_init(|| {
+        MT5Tokenizer::from_spiece(&parity_dir().join("tiny-mt5/spiece.model")).unwrap()
+    })
+}
+
+#[test]
+fn prompt_ids_from_the_tokenizer_equal_the_fixture() {
+    let expected = load("expected_football_f32.safetensors");
+    let want: Vec<u32> = expected["prompt_ids"]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|i| i as u32)
+        .collect();
+    let text = signcap_engine::model::prompt_text(signcap_engine::model::Language::English);
+    assert_eq!(tokenizer().encode(&text).unwrap(), want);
 }
 
 #[test]

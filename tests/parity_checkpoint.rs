@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Tensor};
-use signcap_engine::model::{ModelError, Mt5Config, PoseEncoderConfig, UniSignConfig, load_weights};
+use signcap_engine::model::{
+    ModelError, Mt5Config, PoseEncoderConfig, UniSignConfig, load_weights,
+};
 
 fn parity_dir() -> PathBuf {
     signcap_tests::shared_dir().join("reference/parity")
@@ -71,7 +73,10 @@ fn every_official_key_is_used_or_a_verified_duplicate_or_a_bn_counter() {
         let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (key, row) in &rows {
             if !row.shares_with.is_empty() && !key.ends_with("num_batches_tracked") {
-                groups.entry(row.shares_with.as_str()).or_default().push(key);
+                groups
+                    .entry(row.shares_with.as_str())
+                    .or_default()
+                    .push(key);
             }
         }
         let in_group: std::collections::HashSet<&str> = groups
@@ -84,7 +89,11 @@ fn every_official_key_is_used_or_a_verified_duplicate_or_a_bn_counter() {
                 .chain(members.iter().copied())
                 .filter(|k| weights.tensors.contains_key(*k))
                 .collect();
-            assert_eq!(loaded.len(), 1, "{tag}: storage group of {root}: loaded {loaded:?}");
+            assert_eq!(
+                loaded.len(),
+                1,
+                "{tag}: storage group of {root}: loaded {loaded:?}"
+            );
             used += 1;
         }
         for (key, row) in &rows {
@@ -97,13 +106,21 @@ fn every_official_key_is_used_or_a_verified_duplicate_or_a_bn_counter() {
                 continue;
             };
             assert_eq!(t.dims(), row.shape.as_slice(), "{key}");
-            let want = if tag == "f32" { &row.dtype_f32 } else { &row.dtype_bf16 };
+            let want = if tag == "f32" {
+                &row.dtype_f32
+            } else {
+                &row.dtype_bf16
+            };
             assert_eq!(dtype_name(t.dtype()), want, "{key}");
             if !in_group.contains(key.as_str()) {
                 used += 1;
             }
         }
-        assert_eq!(used, weights.tensors.len(), "{tag}: loaded keys not in keys.tsv");
+        assert_eq!(
+            used,
+            weights.tensors.len(),
+            "{tag}: loaded keys not in keys.tsv"
+        );
     }
 }
 
@@ -146,7 +163,13 @@ fn safetensors_round_trip_keeps_values_and_dtype() {
     for (key, t) in &weights.tensors {
         let b = &back.tensors[key];
         assert_eq!(b.dtype(), t.dtype(), "{key}");
-        let same = t.ne(b).unwrap().to_dtype(DType::U32).unwrap().sum_all().unwrap();
+        let same = t
+            .ne(b)
+            .unwrap()
+            .to_dtype(DType::U32)
+            .unwrap()
+            .sum_all()
+            .unwrap();
         assert_eq!(same.to_scalar::<u32>().unwrap(), 0, "{key}");
     }
 }
@@ -171,7 +194,10 @@ fn unknown_key_is_an_error_naming_it() {
     });
     let msg = err.to_string();
     assert!(matches!(err, ModelError::UnknownKey { .. }), "{msg}");
-    assert!(msg.contains(&path) && msg.contains("mystery.weight"), "{msg}");
+    assert!(
+        msg.contains(&path) && msg.contains("mystery.weight"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -193,16 +219,28 @@ fn wrong_shape_is_an_error_naming_key_and_shapes() {
         t.insert("pose_proj.weight".into(), w);
     });
     let msg = err.to_string();
-    assert!(msg.contains("pose_proj.weight") && msg.contains("[768, 512]"), "{msg}");
+    assert!(
+        msg.contains("pose_proj.weight") && msg.contains("[768, 512]"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn rgb_branch_keys_are_reported_as_unsupported() {
     let (_, err) = load_edited(|t| {
-        t.insert("rgb_proj.bias".into(), t["part_para"].narrow(0, 0, 256).unwrap());
-        t.insert("fusion_gate.2.bias".into(), t["part_para"].narrow(0, 0, 1).unwrap());
+        t.insert(
+            "rgb_proj.bias".into(),
+            t["part_para"].narrow(0, 0, 256).unwrap(),
+        );
+        t.insert(
+            "fusion_gate.2.bias".into(),
+            t["part_para"].narrow(0, 0, 1).unwrap(),
+        );
     });
-    assert!(err.to_string().contains("RGB branch not yet supported"), "{err}");
+    assert!(
+        err.to_string().contains("RGB branch not yet supported"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -239,7 +277,10 @@ fn truncated_and_foreign_files_are_clear_errors() {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
         let err = load_weights(&path, &config()).unwrap_err();
-        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
     }
     let missing = dir.path().join("absent.pth");
     let err = load_weights(&missing, &config()).unwrap_err();
@@ -251,5 +292,8 @@ fn a_config_that_does_not_match_the_checkpoint_names_the_key() {
     let mut cfg = config();
     cfg.mt5.d_ff = 64;
     let err = load_weights(&parity_dir().join("tiny_unisign_f32.pth"), &cfg).unwrap_err();
-    assert!(err.to_string().contains("DenseReluDense.wi_0.weight"), "{err}");
+    assert!(
+        err.to_string().contains("DenseReluDense.wi_0.weight"),
+        "{err}"
+    );
 }

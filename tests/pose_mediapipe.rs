@@ -174,6 +174,7 @@ fn mmpose_reference() -> Vec<Vec<Keypoint>> {
 
 /// The 9 body points Uni-Sign uses: nose, ears, shoulders, elbows, wrists.
 const UNISIGN_BODY: [usize; 9] = [0, 3, 4, 5, 6, 7, 8, 9, 10];
+const FACE: std::ops::Range<usize> = 23..91;
 const LEFT_HAND: std::ops::Range<usize> = 91..112;
 const RIGHT_HAND: std::ops::Range<usize> = 112..133;
 /// Reference points below this MMPose score are too unsure to judge against.
@@ -231,14 +232,17 @@ fn football_pck_against_the_mmpose_wholebody_reference() {
     };
     let left_as_right = pck(&ours, &reference, LEFT_HAND, swap);
     let right_as_left = pck(&ours, &reference, RIGHT_HAND, swap);
+    // The 68 face points come from a fixed face-mesh table, an approximation of the 300-W points.
+    let face = pck(&ours, &reference, FACE, same);
     eprintln!(
-        "PCK@0.2: body {body:.3}, left hand {left:.3}, right hand {right:.3}; \
-         swapped {left_as_right:.3} / {right_as_left:.3}"
+        "PCK@0.2: body {body:.3}, left hand {left:.3}, right hand {right:.3}, face {face:.3}; \
+         hands swapped {left_as_right:.3} / {right_as_left:.3}"
     );
     assert!(body >= 0.95, "body PCK {body}");
     assert!(left >= 0.90, "left hand PCK {left}");
     assert!(right >= 0.90, "right hand PCK {right}");
     assert!(left_as_right < left && right_as_left < right);
+    assert!(face >= 0.90, "face PCK {face}");
 }
 
 /// Writes the clip's frames as raw RGB24 and runs tests/python/holistic_landmarks.py on them.
@@ -278,18 +282,21 @@ fn points_of(value: &Value) -> Option<Vec<(f32, f32)>> {
 
 /// Frame rate of the Python solution API's simulated clock.
 const PEER_FPS: f64 = 30.0;
-/// Share of body points within 0.05 x shoulder width of the peer's (target 0.95, met).
-const BODY_SHARE: f64 = 0.95;
-/// Share of hand points within 0.05 x shoulder width of the peer's. The target is 0.95; measured
-/// 0.87..1.00 per hand and clip (the right hand of ase_FOOTBALL is the low one: the hand
-/// tracking there flips between the previous-landmarks crop and the re-crop on both sides, on
-/// different frames), so this guards the measured level, not the target.
-const HAND_SHARE: f64 = 0.85;
+/// Share of matched points within 0.05 x shoulder width of the peer's: the target for the body
+/// per clip and for all hand points of both clips together.
+const MATCHED_SHARE: f64 = 0.95;
+/// The same share for one hand in one clip. Measured 0.87..1.00: the right hand of ase_FOOTBALL
+/// is the low one, because the hand tracking there flips every other frame between the
+/// previous-landmarks crop and the re-crop, on both sides but out of step, and the two crops give
+/// landmarks about 10 px apart. This guards the measured level, not the target.
+const ONE_HAND_SHARE: f64 = 0.85;
 
 #[test]
 fn landmarks_match_python_mediapipe_holistic_on_the_same_frames() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut failures = Vec::new();
+    // (within tolerance, compared) over every hand point of both clips.
+    let mut all_hands = (0usize, 0usize);
     for name in ["ase_FOOTBALL.mp4", "ase_what-is-your-name_25fps.mp4"] {
         let mut clip = decode(&videos_dir().join(name));
         // The peer's solution API stamps frames 1/30 s apart whatever the video's rate, and the
@@ -346,11 +353,27 @@ fn landmarks_match_python_mediapipe_holistic_on_the_same_frames() {
                  found by one side only in {} frames",
                 unmatched[part]
             );
-            let required = if part == 0 { BODY_SHARE } else { HAND_SHARE };
+            if part > 0 {
+                all_hands.0 += close;
+                all_hands.1 += total;
+            }
+            let required = if part == 0 {
+                MATCHED_SHARE
+            } else {
+                ONE_HAND_SHARE
+            };
             if *total == 0 || share < required || unmatched[part] * 10 > clip.frames.len() {
                 failures.push(format!("{name} {label}"));
             }
         }
+    }
+    let hands_share = all_hands.0 as f64 / all_hands.1.max(1) as f64;
+    eprintln!(
+        "all hands: {}/{} = {hands_share:.3} within 0.05 x shoulder width",
+        all_hands.0, all_hands.1
+    );
+    if hands_share < MATCHED_SHARE {
+        failures.push("all hands".into());
     }
     assert!(
         failures.is_empty(),

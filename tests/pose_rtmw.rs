@@ -273,8 +273,13 @@ fn rtmw_backend_matches_rtmlib_on_real_frames() {
         let scores = numbers(&expected["scores"]);
         assert_eq!(keypoints.len(), NUM_KEYPOINTS);
         assert_eq!(pose.keypoints_in_image.len(), NUM_KEYPOINTS);
+        let (mut worst_position, mut worst_score) = (0f64, 0f64);
         for (k, ours) in pose.keypoints_in_image.iter().enumerate() {
             let xy = numbers(&keypoints[k]);
+            worst_position = worst_position
+                .max((ours.x as f64 - xy[0]).abs())
+                .max((ours.y as f64 - xy[1]).abs());
+            worst_score = worst_score.max((ours.score as f64 - scores[k]).abs());
             assert_close(
                 ours.x as f64,
                 xy[0],
@@ -295,6 +300,10 @@ fn rtmw_backend_matches_rtmlib_on_real_frames() {
             );
             saw_non_positive_score |= scores[k] <= 0.0;
         }
+        eprintln!(
+            "{name}: inputs bit-identical; largest keypoint difference {worst_position:.2e} px, \
+             score difference {worst_score:.2e}"
+        );
         assert_eq!(pose.time, frame.time);
         let stages: Vec<&str> = estimator
             .last_stage_ms()

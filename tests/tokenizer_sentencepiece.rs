@@ -1,6 +1,7 @@
 //! The SentencePiece port against Python `sentencepiece` 0.2.3 on the sdist's own test models
-//! (fetched by tools/fetch_sentencepiece_testdata.sh) and the tiny mT5 model: ≥1,000 generated
-//! strings (whitespace, NFKC cases, literal specials, emoji, CJK, random Unicode) per model.
+//! (fetched by tools/fetch_sentencepiece_testdata.sh: two unigram models and one BPE model) and the
+//! tiny mT5 model: 1,200 generated strings (whitespace, NFKC cases, literal specials, emoji, CJK,
+//! random Unicode) per model, plus 600 piece sequences to decode.
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use signcap_engine::decode::sentencepiece::SentencePieceModel;
 
+/// Strings per run; `SIGNCAP_SP_STRINGS` and `SIGNCAP_SP_SEED` override for longer soak runs.
 const STRINGS: usize = 1200;
 
 fn testdata_dir() -> PathBuf {
@@ -22,18 +24,25 @@ fn testdata_dir() -> PathBuf {
     dir
 }
 
-fn unigram_models() -> Vec<PathBuf> {
+fn models() -> Vec<PathBuf> {
     vec![
         signcap_tests::shared_dir().join("reference/parity/tiny-mt5/spiece.model"),
         testdata_dir().join("botchan_en_unigram_1000.model"),
         testdata_dir().join("kyoto_ja_unigram_8000.model"),
+        testdata_dir().join("botchan_en_bpe_1000.model"),
     ]
 }
 
 #[test]
 fn encode_and_decode_equal_python_sentencepiece() {
-    let models = unigram_models();
-    let mut args: Vec<&OsStr> = vec![OsStr::new("7"), OsStr::new("1200")];
+    let models = models();
+    let seed = std::env::var("SIGNCAP_SP_SEED").unwrap_or_else(|_| "7".into());
+    let count: usize = std::env::var("SIGNCAP_SP_STRINGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(STRINGS);
+    let count_arg = count.to_string();
+    let mut args: Vec<&OsStr> = vec![OsStr::new(&seed), OsStr::new(&count_arg)];
     args.extend(models.iter().map(|p| p.as_os_str()));
     let peer: Value =
         serde_json::from_slice(&signcap_tests::run_peer("sentencepiece_peer.py", &args)).unwrap();
@@ -43,7 +52,7 @@ fn encode_and_decode_equal_python_sentencepiece() {
         .iter()
         .map(|s| s.as_str().unwrap())
         .collect();
-    assert_eq!(strings.len(), STRINGS);
+    assert_eq!(strings.len(), count);
     for path in &models {
         let model = SentencePieceModel::from_file(path).unwrap();
         let expected = &peer["models"][path.to_str().unwrap()];
@@ -103,13 +112,12 @@ fn encode_and_decode_equal_python_sentencepiece() {
 }
 
 #[test]
-fn bpe_model_is_refused_clearly() {
-    let path = testdata_dir().join("botchan_en_bpe_1000.model");
-    let err = SentencePieceModel::from_file(&path)
+fn unsupported_model_types_are_refused_clearly() {
+    // ModelProto { trainer_spec { model_type: WORD (3) } }
+    let bytes = [0x12, 0x02, 0x18, 0x03];
+    let path = std::path::Path::new("word.model");
+    let err = SentencePieceModel::from_bytes(&bytes, path)
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("botchan_en_bpe_1000.model") && err.contains("BPE"),
-        "{err}"
-    );
+    assert!(err.contains("word.model") && err.contains("word"), "{err}");
 }

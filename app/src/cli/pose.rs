@@ -1,10 +1,136 @@
-//! `signcap pose`.
+//! `signcap pose`: video in, whole-body keypoints out (`.pose`, `.json` or `.pkl`).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use signcap_engine::keypoints::{self, PoseSequence};
+use signcap_engine::pose::{self, PoseBackendKind, PoseConfig};
+use signcap_engine::source::{FrameSource, VideoFile};
+
+/// Which pose backend to run.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PoseBackendArg {
+    /// The embedded MediaPipe Holistic models.
+    #[default]
+    Mediapipe,
+    /// RTMW/RTMPose whole-body with a YOLOX person detector (give --pose-model and --det-model).
+    Rtmw,
+}
 
 /// Arguments of `signcap pose`.
 #[derive(clap::Args, Debug)]
-pub struct PoseArgs {}
+pub struct PoseArgs {
+    /// The video to read.
+    pub video: PathBuf,
+    /// Where to write the keypoints; the extension picks the format: .pose (pose-format),
+    /// .json or .pkl (Uni-Sign).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Pose backend.
+    #[arg(long, value_enum, default_value_t)]
+    pub pose_backend: PoseBackendArg,
+    /// Whole-body pose ONNX model (rtmw backend).
+    #[arg(long)]
+    pub pose_model: Option<PathBuf>,
+    /// Person-detector ONNX model (rtmw backend).
+    #[arg(long)]
+    pub det_model: Option<PathBuf>,
+    /// Folder of the MediaPipe ONNX models (mediapipe backend; default: the bundled ones).
+    #[arg(long)]
+    pub mediapipe_models: Option<PathBuf>,
+    /// Threads per ONNX Runtime session.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
 
 /// Runs the command.
-pub fn run(_args: PoseArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: PoseArgs) -> anyhow::Result<()> {
+    // Check everything that can be checked before minutes of decoding.
+    if !keypoints::is_pose_file(&args.output) {
+        bail!(
+            "{}: unknown pose file type (expected .pose, .json or .pkl)",
+            args.output.display()
+        );
+    }
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        bail!("{}: output folder does not exist", dir.display());
+    }
+    let mut video = VideoFile::open(&args.video)?;
+    let config = pose_config(&args)?;
+    let mut estimator = pose::create_estimator(&config)?;
+
+    let info = video.info().clone();
+    let progress = progress_bar(info.frame_count);
+    let mut frames = Vec::with_capacity(info.frame_count.unwrap_or(0) as usize);
+    while let Some(frame) = video.next_frame()? {
+        let mut pose_frame = estimator
+            .estimate(&frame)
+            .with_context(|| format!("{}: frame {}", args.video.display(), frame.index))?;
+        pose_frame.time = frame.time;
+        frames.push(pose_frame);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let sequence = PoseSequence {
+        width: info.width,
+        height: info.height,
+        fps: info.fps,
+        frames,
+    };
+    keypoints::write_pose_file(&args.output, &sequence)?;
+    eprintln!(
+        "wrote {} frames of keypoints to {}",
+        sequence.frames.len(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+fn pose_config(args: &PoseArgs) -> anyhow::Result<PoseConfig> {
+    let mut config = PoseConfig {
+        threads: args.threads.max(1),
+        ..PoseConfig::default()
+    };
+    match args.pose_backend {
+        PoseBackendArg::Mediapipe => {
+            config.backend = PoseBackendKind::Mediapipe;
+            if let Some(dir) = &args.mediapipe_models {
+                if !dir.is_dir() {
+                    bail!("{}: MediaPipe model folder not found", dir.display());
+                }
+                config.mediapipe_model_dir = dir.clone();
+            }
+        }
+        PoseBackendArg::Rtmw => {
+            config.backend = PoseBackendKind::Rtmw;
+            config.rtmw_model = Some(model_file(args.pose_model.as_deref(), "--pose-model")?);
+            config.det_model = Some(model_file(args.det_model.as_deref(), "--det-model")?);
+        }
+    }
+    Ok(config)
+}
+
+fn model_file(path: Option<&Path>, flag: &str) -> anyhow::Result<PathBuf> {
+    match path {
+        Some(path) => Ok(path.to_path_buf()),
+        None => bail!("the rtmw backend needs {flag} FILE.onnx"),
+    }
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+fn progress_bar(frames: Option<u64>) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(frames, ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} frames  {per_sec}  eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
 }

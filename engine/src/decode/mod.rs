@@ -1,8 +1,10 @@
 //! Text generation: the mT5 tokenizer, greedy and beam search.
 
+pub mod search;
 pub mod sentencepiece;
 pub mod tokenizer;
 
+pub use search::{SearchConfig, SearchError, beam_search, generate, greedy_search};
 pub use tokenizer::{MT5Tokenizer, TokenizerError};
 
 /// A seq2seq decoder that the search algorithms drive one token at a time. The encoder side
@@ -30,4 +32,21 @@ pub struct Generation {
     pub score: f32,
     /// Whether the sequence ended with `</s>` rather than at the length limit.
     pub finished_with_eos: bool,
+}
+
+impl Generation {
+    /// Geometric-mean probability of the generated tokens, exp(mean log-prob): a caption
+    /// confidence in [0, 1] (0 when nothing was generated).
+    pub fn confidence(&self) -> f32 {
+        if self.token_logprobs.is_empty() {
+            return 0.0;
+        }
+        let mean = self
+            .token_logprobs
+            .iter()
+            .map(|&x| f64::from(x))
+            .sum::<f64>()
+            / self.token_logprobs.len() as f64;
+        mean.exp() as f32
+    }
 }

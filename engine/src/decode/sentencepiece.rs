@@ -1,5 +1,6 @@
 //! SentencePiece models read straight from their `.model` protobuf, encoded exactly as the
-//! `sentencepiece` library does (normaliser, whitespace rules, unigram Viterbi via `tokenizers`).
+//! `sentencepiece` library does (normaliser, whitespace rules, unigram Viterbi via `tokenizers`,
+//! or score-ordered BPE merges).
 
 use std::path::{Path, PathBuf};
 
@@ -17,7 +18,7 @@ pub const SPACE_SYMBOL: char = '\u{2581}';
 #[derive(Debug, thiserror::Error)]
 pub enum SentencePieceError {
     /// The model file could not be read.
-    #[error("cannot read SentencePiece model {path}: {source}")]
+    #[error("cannot read SentencePiece model {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -25,7 +26,7 @@ pub enum SentencePieceError {
         source: std::io::Error,
     },
     /// The file is not a SentencePiece `ModelProto`.
-    #[error("{path} is not a SentencePiece model: {source}")]
+    #[error("{path} is not a SentencePiece model")]
     Decode {
         /// The file.
         path: PathBuf,
@@ -155,7 +156,15 @@ pub struct NormalizerSettings {
     pub escape_whitespaces: bool,
 }
 
-/// A SentencePiece unigram model, read from its `.model` file.
+/// The segmentation algorithm of a model.
+enum Algorithm {
+    /// Unigram language model: Viterbi over the piece lattice.
+    Unigram(Box<Unigram>),
+    /// BPE: merge the best-scoring adjacent pair until none is in the vocabulary.
+    Bpe,
+}
+
+/// A SentencePiece unigram or BPE model, read from its `.model` file.
 pub struct SentencePieceModel {
     pieces: Vec<Piece>,
     unk_id: u32,
@@ -163,7 +172,7 @@ pub struct SentencePieceModel {
     charsmap: Option<CharsMap>,
     user_defined: Vec<String>,
     ids_by_piece: std::collections::HashMap<String, u32>,
-    unigram: Unigram,
+    algorithm: Algorithm,
 }
 
 impl std::fmt::Debug for SentencePieceModel {
@@ -209,15 +218,14 @@ impl SentencePieceModel {
         let trainer = model.trainer_spec.unwrap_or_default();
         // Proto2 default of model_type is UNIGRAM (1).
         let model_type = trainer.model_type.unwrap_or(1);
-        if model_type != 1 {
+        if model_type != 1 && model_type != 2 {
             let name = match model_type {
-                2 => "BPE",
                 3 => "word",
                 4 => "char",
                 _ => "unknown",
             };
             return Err(invalid(format!(
-                "only unigram models are supported, this one is {name} (model_type {model_type})"
+                "only unigram and BPE models are supported, this one is {name} (model_type {model_type})"
             )));
         }
         if trainer.treat_whitespace_as_suffix.unwrap_or(false) {
@@ -269,7 +277,11 @@ impl SentencePieceModel {
             .filter(|p| p.kind == PieceKind::UserDefined)
             .map(|p| p.text.clone())
             .collect();
-        let unigram = build_unigram(&pieces, unk_id)?;
+        let algorithm = if model_type == 1 {
+            Algorithm::Unigram(Box::new(build_unigram(&pieces, unk_id)?))
+        } else {
+            Algorithm::Bpe
+        };
         let mut ids_by_piece = std::collections::HashMap::with_capacity(pieces.len());
         for (id, p) in pieces.iter().enumerate().rev() {
             // The first of duplicate pieces wins, as in sentencepiece.
@@ -282,7 +294,7 @@ impl SentencePieceModel {
             normalizer,
             charsmap,
             user_defined,
-            unigram,
+            algorithm,
         })
     }
 
@@ -391,23 +403,194 @@ impl SentencePieceModel {
         (&input[..len], len)
     }
 
-    /// Segments already-normalised text into pieces (unigram Viterbi; consecutive unknown
-    /// characters fuse into one unknown piece, as in `sentencepiece`).
+    /// Segments already-normalised text into pieces (unigram: Viterbi, consecutive unknown
+    /// characters fuse into one unknown piece; BPE: score-ordered merges), as `sentencepiece`.
     pub fn segment(&self, normalized: &str) -> Result<Vec<EncodedPiece>, SentencePieceError> {
         if normalized.is_empty() {
             return Ok(Vec::new());
         }
-        let tokens = self
-            .unigram
+        let unigram = match &self.algorithm {
+            Algorithm::Unigram(unigram) => unigram,
+            Algorithm::Bpe => return Ok(self.segment_bpe(normalized)),
+        };
+        let tokens = unigram
             .tokenize(normalized)
             .map_err(|e| SentencePieceError::Tokenizers(e.to_string()))?;
         Ok(tokens
             .into_iter()
             .map(|t| EncodedPiece {
                 id: t.id,
-                text: normalized[t.offsets.0..t.offsets.1].to_string(),
+                text: normalized
+                    .get(t.offsets.0..t.offsets.1)
+                    .unwrap_or_default()
+                    .to_string(),
             })
             .collect())
+    }
+
+    /// The id of a piece that text may be segmented into (normal, user-defined, unused).
+    fn matchable_id(&self, piece: &str) -> Option<u32> {
+        self.piece_to_id(piece).filter(|&id| {
+            matches!(
+                self.pieces[id as usize].kind,
+                PieceKind::Normal | PieceKind::UserDefined | PieceKind::Unused
+            )
+        })
+    }
+
+    /// sentencepiece's BPE: start from characters (user-defined symbols whole and frozen),
+    /// repeatedly merge the adjacent pair with the best piece score (leftmost on ties), then
+    /// split unused pieces back into the pair they were merged from.
+    fn segment_bpe(&self, normalized: &str) -> Vec<EncodedPiece> {
+        use std::cmp::Ordering;
+        use std::collections::{BinaryHeap, HashMap};
+
+        struct Symbol {
+            start: usize,
+            end: usize,
+            prev: Option<usize>,
+            next: Option<usize>,
+            frozen: bool,
+        }
+        struct Pair {
+            score: f32,
+            left: usize,
+            right: usize,
+            len: usize,
+        }
+        impl PartialEq for Pair {
+            fn eq(&self, other: &Self) -> bool {
+                self.cmp(other) == Ordering::Equal
+            }
+        }
+        impl Eq for Pair {}
+        impl PartialOrd for Pair {
+            fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for Pair {
+            // Max-heap: higher score first, then the leftmost pair.
+            fn cmp(&self, other: &Self) -> Ordering {
+                self.score
+                    .total_cmp(&other.score)
+                    .then(other.left.cmp(&self.left))
+            }
+        }
+
+        let mut symbols: Vec<Symbol> = Vec::new();
+        let mut pos = 0;
+        while pos < normalized.len() {
+            let rest = &normalized[pos..];
+            let user = self
+                .user_defined
+                .iter()
+                .filter(|u| !u.is_empty() && rest.starts_with(u.as_str()))
+                .map(String::len)
+                .max();
+            let len = user.unwrap_or_else(|| rest.chars().next().map_or(1, char::len_utf8));
+            let index = symbols.len();
+            symbols.push(Symbol {
+                start: pos,
+                end: pos + len,
+                prev: index.checked_sub(1),
+                next: (pos + len < normalized.len()).then_some(index + 1),
+                frozen: user.is_some(),
+            });
+            pos += len;
+        }
+        let mut agenda = BinaryHeap::new();
+        // Unused merged pieces and the two pieces they were made of.
+        let mut unmerge: HashMap<String, (String, String)> = HashMap::new();
+        let mut add_pair = |symbols: &[Symbol],
+                            agenda: &mut BinaryHeap<Pair>,
+                            left: Option<usize>,
+                            right: Option<usize>| {
+            let (Some(left), Some(right)) = (left, right) else {
+                return;
+            };
+            if symbols[left].frozen || symbols[right].frozen {
+                return;
+            }
+            let piece = &normalized[symbols[left].start..symbols[right].end];
+            let Some(id) = self.matchable_id(piece) else {
+                return;
+            };
+            let entry = &self.pieces[id as usize];
+            agenda.push(Pair {
+                score: entry.score,
+                left,
+                right,
+                len: piece.len(),
+            });
+            if entry.kind == PieceKind::Unused {
+                unmerge.insert(
+                    piece.to_string(),
+                    (
+                        normalized[symbols[left].start..symbols[left].end].to_string(),
+                        normalized[symbols[right].start..symbols[right].end].to_string(),
+                    ),
+                );
+            }
+        };
+        for i in 1..symbols.len() {
+            add_pair(&symbols, &mut agenda, Some(i - 1), Some(i));
+        }
+        while let Some(top) = agenda.pop() {
+            let (left, right) = (&symbols[top.left], &symbols[top.right]);
+            let live = left.end > left.start && right.end > right.start;
+            if !live || (left.end - left.start) + (right.end - right.start) != top.len {
+                continue;
+            }
+            let right_next = symbols[top.right].next;
+            symbols[top.left].end = symbols[top.right].end;
+            symbols[top.left].next = right_next;
+            if let Some(n) = right_next {
+                symbols[n].prev = Some(top.left);
+            }
+            symbols[top.right].end = symbols[top.right].start;
+            let prev = symbols[top.left].prev;
+            add_pair(&symbols, &mut agenda, prev, Some(top.left));
+            add_pair(&symbols, &mut agenda, Some(top.left), right_next);
+        }
+
+        fn resegment(
+            model: &SentencePieceModel,
+            unmerge: &HashMap<String, (String, String)>,
+            piece: &str,
+            out: &mut Vec<EncodedPiece>,
+        ) {
+            let id = model.piece_to_id(piece).unwrap_or(model.unk_id);
+            if model.pieces[id as usize].kind == PieceKind::Unused
+                && let Some((left, right)) = unmerge.get(piece)
+            {
+                resegment(model, unmerge, left, out);
+                resegment(model, unmerge, right, out);
+                return;
+            }
+            out.push(EncodedPiece {
+                id,
+                text: piece.to_string(),
+            });
+        }
+        let mut out = Vec::new();
+        let mut index = (!symbols.is_empty()).then_some(0);
+        while let Some(i) = index {
+            let piece = &normalized[symbols[i].start..symbols[i].end];
+            resegment(self, &unmerge, piece, &mut out);
+            index = symbols[i].next;
+        }
+        // Consecutive unknown pieces become one, as in sentencepiece.
+        let mut fused: Vec<EncodedPiece> = Vec::with_capacity(out.len());
+        for piece in out {
+            match fused.last_mut() {
+                Some(last) if last.id == self.unk_id && piece.id == self.unk_id => {
+                    last.text.push_str(&piece.text)
+                }
+                _ => fused.push(piece),
+            }
+        }
+        fused
     }
 
     /// `SentencePieceProcessor.encode(text)`: normalise, then segment.
@@ -435,12 +618,13 @@ impl SentencePieceModel {
                 Some(PieceKind::Unknown) => piece.to_string(),
                 _ => {
                     let mut text = piece;
-                    if at_start && strip_leading {
-                        if let Some(stripped) = text.strip_prefix(SPACE_SYMBOL) {
-                            text = stripped;
-                            // With extra-whitespace removal every leading space goes.
-                            consumed_space = !settings.remove_extra_whitespaces;
-                        }
+                    if at_start
+                        && strip_leading
+                        && let Some(stripped) = text.strip_prefix(SPACE_SYMBOL)
+                    {
+                        text = stripped;
+                        // With extra-whitespace removal every leading space goes.
+                        consumed_space = !settings.remove_extra_whitespaces;
                     }
                     text.replace(SPACE_SYMBOL, " ")
                 }
@@ -458,6 +642,11 @@ impl SentencePieceModel {
     /// appended. Close to, but not exactly, `sentencepiece` (see `MT5Tokenizer`).
     pub fn to_fast_tokenizer(&self) -> Result<Tokenizer, SentencePieceError> {
         let err = |e: tokenizers::Error| SentencePieceError::Tokenizers(e.to_string());
+        if matches!(self.algorithm, Algorithm::Bpe) {
+            return Err(SentencePieceError::Tokenizers(
+                "the fast conversion is only built for unigram models".into(),
+            ));
+        }
         let vocab = self
             .pieces
             .iter()

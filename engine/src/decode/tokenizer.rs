@@ -46,7 +46,7 @@ pub enum TokenizerError {
 
 enum Backend {
     /// Exact slow-tokenizer behaviour over the SentencePiece model.
-    SentencePiece(SentencePieceModel),
+    SentencePiece(Box<SentencePieceModel>),
     /// A `tokenizer.json` (transformers' fast conversion): its own encode rules.
     Fast(Box<tokenizers::Tokenizer>),
 }
@@ -89,7 +89,7 @@ impl MT5Tokenizer {
         }
         let unk_token_length = model.encode("<unk>")?.len();
         Ok(Self {
-            backend: Backend::SentencePiece(model),
+            backend: Backend::SentencePiece(Box::new(model)),
             special_ids,
             unk_token_length,
         })
@@ -187,7 +187,7 @@ impl MT5Tokenizer {
                 Segment::Special(index) => {
                     tokens.push((self.special_ids[index], SPECIAL_TOKENS[index].to_string()))
                 }
-                Segment::Text(part) if part.is_empty() => {}
+                Segment::Text("") => {}
                 Segment::Text(part) => tokens.extend(self.sp_tokenize(model, part)?),
             }
         }

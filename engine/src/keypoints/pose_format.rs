@@ -104,11 +104,7 @@ impl PoseFormatFile {
             // v0.1 stores the frame count as u16, which overflows on long files; pose-format
             // derives it from the remaining bytes instead, and so do we.
             let per_frame = people * points * (dims + 1) * 4;
-            let frames = if per_frame == 0 {
-                0
-            } else {
-                r.remaining() / per_frame
-            };
+            let frames = r.remaining().checked_div(per_frame).unwrap_or(0);
             (fps as f32, frames, people)
         } else if version == 0.2 {
             let fps = r.f32()?;

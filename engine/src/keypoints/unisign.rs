@@ -115,7 +115,12 @@ impl NormalizedClip {
         for frame in &sequence.frames {
             let mut xy = [[0.0; 2]; NUM_KEYPOINTS];
             let mut s = [0.0f32; NUM_KEYPOINTS];
-            for (i, kp) in frame.keypoints_in_image.iter().take(NUM_KEYPOINTS).enumerate() {
+            for (i, kp) in frame
+                .keypoints_in_image
+                .iter()
+                .take(NUM_KEYPOINTS)
+                .enumerate()
+            {
                 xy[i] = [f64::from(kp.x) / width, f64::from(kp.y) / height];
                 s[i] = kp.score;
             }
@@ -189,7 +194,11 @@ impl PartInput {
     /// The `(x, y, score)` triple of `node` in `frame`.
     pub fn triple(&self, frame: usize, node: usize) -> [f64; 3] {
         let base = (frame * self.part.num_nodes() + node) * 3;
-        [self.values[base], self.values[base + 1], self.values[base + 2]]
+        [
+            self.values[base],
+            self.values[base + 1],
+            self.values[base + 2],
+        ]
     }
 }
 
@@ -326,8 +335,14 @@ fn crop_scale(mut values: Vec<f64>) -> (Vec<f64>, f64) {
     let fold = |axis: usize, init: f64, pick: fn(f64, f64) -> f64| {
         confident.iter().map(|p| p[axis]).fold(init, pick)
     };
-    let (xmin, xmax) = (fold(0, f64::INFINITY, f64::min), fold(0, f64::NEG_INFINITY, f64::max));
-    let (ymin, ymax) = (fold(1, f64::INFINITY, f64::min), fold(1, f64::NEG_INFINITY, f64::max));
+    let (xmin, xmax) = (
+        fold(0, f64::INFINITY, f64::min),
+        fold(0, f64::NEG_INFINITY, f64::max),
+    );
+    let (ymin, ymax) = (
+        fold(1, f64::INFINITY, f64::min),
+        fold(1, f64::NEG_INFINITY, f64::max),
+    );
     let scale = (xmax - xmin).max(ymax - ymin);
     if scale == 0.0 {
         values.iter_mut().for_each(|v| *v = 0.0);
@@ -383,7 +398,12 @@ mod tests {
         clip.scores.push(s);
         let input = preprocess(&clip, &FrameSelection::Uniform).unwrap();
         assert_eq!(input.body_scale, 0.0);
-        assert!(input.parts.iter().all(|p| p.values.iter().all(|v| *v == 0.0)));
+        assert!(
+            input
+                .parts
+                .iter()
+                .all(|p| p.values.iter().all(|v| *v == 0.0))
+        );
     }
 
     #[test]

@@ -80,7 +80,10 @@ fn expected_keys(config: &UniSignConfig) -> Vec<ExpectedKey> {
     push("pose_proj.bias".into(), vec![m.d_model]);
 
     let inner = m.inner_dim();
-    push("mt5_model.shared.weight".into(), vec![m.vocab_size, m.d_model]);
+    push(
+        "mt5_model.shared.weight".into(),
+        vec![m.vocab_size, m.d_model],
+    );
     let attention = |push: &mut dyn FnMut(String, Vec<usize>), prefix: &str, first: bool| {
         for p in ["q", "k", "v"] {
             push(format!("{prefix}.{p}.weight"), vec![inner, m.d_model]);
@@ -122,7 +125,10 @@ fn expected_keys(config: &UniSignConfig) -> Vec<ExpectedKey> {
         "mt5_model.decoder.final_layer_norm.weight".into(),
         vec![m.d_model],
     );
-    push("mt5_model.lm_head.weight".into(), vec![m.vocab_size, m.d_model]);
+    push(
+        "mt5_model.lm_head.weight".into(),
+        vec![m.vocab_size, m.d_model],
+    );
     keys
 }
 
@@ -139,7 +145,10 @@ fn push_gcn(
     k: usize,
     v: usize,
 ) {
-    push(format!("{block}.gcn.conv.weight"), vec![k * c_out, c_in, 1, 1]);
+    push(
+        format!("{block}.gcn.conv.weight"),
+        vec![k * c_out, c_in, 1, 1],
+    );
     push(format!("{block}.gcn.conv.bias"), vec![k * c_out]);
     push(format!("{block}.gcn.A"), vec![k, v, v]);
     push_bn(push, &format!("{block}.gcn.bn"), c_out);
@@ -203,7 +212,8 @@ pub fn load_weights(path: &Path, config: &UniSignConfig) -> Result<Weights, Mode
             path: shown.clone(),
             source,
         })?;
-        file.read_exact(&mut magic).map_err(|e| unreadable(format!("too short ({e})")))?;
+        file.read_exact(&mut magic)
+            .map_err(|e| unreadable(format!("too short ({e})")))?;
     }
     let (source, entries) = if &magic == b"PK\x03\x04" {
         let pth = candle_core::pickle::PthTensors::new(path, Some("model"))
@@ -267,7 +277,10 @@ pub fn load_weights(path: &Path, config: &UniSignConfig) -> Result<Weights, Mode
                     found: entry.shape.clone(),
                 });
             }
-            if !matches!(entry.dtype, DType::F32 | DType::BF16 | DType::F16 | DType::F64) {
+            if !matches!(
+                entry.dtype,
+                DType::F32 | DType::BF16 | DType::F16 | DType::F64
+            ) {
                 return Err(ModelError::Dtype {
                     path: shown,
                     key: key.clone(),
@@ -279,9 +292,8 @@ pub fn load_weights(path: &Path, config: &UniSignConfig) -> Result<Weights, Mode
         } else if let Some(bn) = key.strip_suffix(".num_batches_tracked") {
             // A BatchNorm step counter: training bookkeeping, unused at inference.
             if !expected_shapes.contains_key(format!("{bn}.running_mean").as_str())
-                && !duplicate_of(&format!("{bn}.running_mean")).is_some_and(|o| {
-                    expected_shapes.contains_key(o.as_str())
-                })
+                && !duplicate_of(&format!("{bn}.running_mean"))
+                    .is_some_and(|o| expected_shapes.contains_key(o.as_str()))
             {
                 return Err(ModelError::UnknownKey {
                     path: shown,
@@ -405,8 +417,7 @@ pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>, ModelErr
     }
     let mut tensors = HashMap::with_capacity(infos.len());
     for (name, info) in infos {
-        let dtype = DType::try_from(info.dtype)
-            .map_err(|e| bad(format!("key `{name}`: {e}")))?;
+        let dtype = DType::try_from(info.dtype).map_err(|e| bad(format!("key `{name}`: {e}")))?;
         let (start, end) = info.data_offsets;
         let mut bytes = vec![0u8; end - start];
         file.seek(SeekFrom::Start(data_start + start as u64))
@@ -424,7 +435,11 @@ fn tensors_equal(a: &Tensor, b: &Tensor) -> Result<bool, ModelError> {
     if a.dtype() != b.dtype() {
         return Ok(false);
     }
-    let ne = a.ne(b)?.to_dtype(DType::U32)?.sum_all()?.to_scalar::<u32>()?;
+    let ne = a
+        .ne(b)?
+        .to_dtype(DType::U32)?
+        .sum_all()?
+        .to_scalar::<u32>()?;
     Ok(ne == 0)
 }
 
@@ -434,12 +449,11 @@ impl Weights {
         let mut sorted: Vec<(&String, &Tensor)> = self.tensors.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
         let metadata = HashMap::from([("format".to_owned(), "signcap-unisign".to_owned())]);
-        let bytes = safetensors::serialize(sorted, Some(metadata)).map_err(|e| {
-            ModelError::Unreadable {
+        let bytes =
+            safetensors::serialize(sorted, Some(metadata)).map_err(|e| ModelError::Unreadable {
                 path: path.display().to_string(),
                 reason: format!("cannot serialise: {e}"),
-            }
-        })?;
+            })?;
         crate::fsutil::write_atomic(path, &bytes).map_err(|source| ModelError::Io {
             path: path.display().to_string(),
             source,
@@ -448,6 +462,8 @@ impl Weights {
 
     /// The stored dtype of the mT5 weights (f32 or bf16 for the official checkpoints).
     pub fn mt5_dtype(&self) -> Option<DType> {
-        self.tensors.get("mt5_model.shared.weight").map(|t| t.dtype())
+        self.tensors
+            .get("mt5_model.shared.weight")
+            .map(|t| t.dtype())
     }
 }

@@ -181,7 +181,10 @@ impl Default for PoseEncoderConfig {
 impl PoseEncoderConfig {
     /// Width of each group's features (the last spatial width, `hidden_dim` in the reference).
     pub fn hidden_dim(&self) -> usize {
-        self.spatial_channels.last().copied().unwrap_or(self.proj_dim)
+        self.spatial_channels
+            .last()
+            .copied()
+            .unwrap_or(self.proj_dim)
     }
 }
 

@@ -111,6 +111,23 @@ pub enum ModelError {
     /// A tensor operation failed.
     #[error("tensor computation: {0}")]
     Compute(#[from] candle_core::Error),
+    /// The tokenizer failed (prompt or output text).
+    #[error("tokenizer")]
+    Tokenizer(#[from] crate::decode::tokenizer::TokenizerError),
+    /// The search failed.
+    #[error("search")]
+    Search(#[from] Box<crate::decode::search::SearchError<ModelError>>),
+}
+
+/// The result of translating one clip.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Translation {
+    /// Decoded text (special tokens skipped, transformers' clean-up applied).
+    pub text: String,
+    /// Ids, per-token log-probabilities, score.
+    pub generation: crate::decode::Generation,
+    /// Prompt ids fed before the pose tokens.
+    pub prompt_ids: Vec<u32>,
 }
 
 /// The prompt prepended to the pose tokens: `Translate sign language video to {lang}: `.
@@ -253,6 +270,27 @@ impl UniSign {
             inputs_embeds,
             attention_mask,
             encoder_hidden_states,
+        })
+    }
+
+    /// Preprocessed clip → text: pose encoder, prompt, mT5 encoder, search, decode.
+    pub fn translate(
+        &self,
+        tokenizer: &crate::decode::tokenizer::MT5Tokenizer,
+        input: &UniSignInput,
+        language: Language,
+        search: &crate::decode::search::SearchConfig,
+    ) -> Result<Translation, ModelError> {
+        let prompt_ids = tokenizer.encode(&prompt_text(language))?;
+        let parts = self.part_tensors(input)?;
+        let encoded = self.encode(&parts, &prompt_ids)?;
+        let mut decoder = self.decoder(&encoded)?;
+        let generation = crate::decode::search::generate(&mut decoder, search).map_err(Box::new)?;
+        let text = tokenizer.decode(&generation.ids, true, true)?;
+        Ok(Translation {
+            text,
+            generation,
+            prompt_ids,
         })
     }
 

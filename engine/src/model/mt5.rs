@@ -323,10 +323,9 @@ impl Mt5 {
             .first()
             .ok_or_else(|| ModelError::Input("the encoder has no blocks".into()))?;
         let mut bias = additive_mask(attention_mask)?;
-        if let Some(position) =
-            first
-                .self_attention
-                .position_bias(0, len, len, &self.device)?
+        if let Some(position) = first
+            .self_attention
+            .position_bias(0, len, len, &self.device)?
         {
             bias = bias.broadcast_add(&position)?;
         }
@@ -394,7 +393,10 @@ impl Mt5Decoder<'_> {
                 k.dim(0)?
             )));
         }
-        if let Some(bad) = tokens.iter().find(|&&i| i as usize >= model.config.vocab_size) {
+        if let Some(bad) = tokens
+            .iter()
+            .find(|&&i| i as usize >= model.config.vocab_size)
+        {
             return Err(ModelError::Input(format!(
                 "token id {bad} is outside the vocabulary of {}",
                 model.config.vocab_size
@@ -408,9 +410,11 @@ impl Mt5Decoder<'_> {
             .unsqueeze(1)?;
         let position = self.position;
         let self_bias = match model.decoder_blocks.first() {
-            Some(first) => first
-                .self_attention
-                .position_bias(position, 1, position + 1, &model.device)?,
+            Some(first) => {
+                first
+                    .self_attention
+                    .position_bias(position, 1, position + 1, &model.device)?
+            }
             None => None,
         };
         let self_bias = match self_bias {
@@ -431,9 +435,10 @@ impl Mt5Decoder<'_> {
 
             let normed = block.cross_attention_norm.forward(&h)?;
             let (ck, cv) = &self.cross[i];
-            h = (&h + block
-                .cross_attention
-                .attend(&normed, ck, cv, &self.cross_bias)?)?;
+            h = (&h
+                + block
+                    .cross_attention
+                    .attend(&normed, ck, cv, &self.cross_bias)?)?;
 
             let normed = block.feed_forward_norm.forward(&h)?;
             h = (&h + block.feed_forward.forward(&normed)?)?;
@@ -441,7 +446,11 @@ impl Mt5Decoder<'_> {
         self.position += 1;
         let h = model.decoder_final_layer_norm.forward(&h)?;
         // Untied embeddings: no d_model^-0.5 rescaling before lm_head.
-        let logits = model.lm_head.forward(&h)?.squeeze(1)?.to_dtype(DType::F32)?;
+        let logits = model
+            .lm_head
+            .forward(&h)?
+            .squeeze(1)?
+            .to_dtype(DType::F32)?;
         Ok(logits)
     }
 

@@ -48,7 +48,9 @@ struct PointwiseConv {
 impl PointwiseConv {
     fn load(vb: &VarBuilder, c_in: usize, c_out: usize) -> candle_core::Result<Self> {
         Ok(Self {
-            weight: vb.get((c_out, c_in, 1, 1), "weight")?.reshape((c_out, c_in))?,
+            weight: vb
+                .get((c_out, c_in, 1, 1), "weight")?
+                .reshape((c_out, c_in))?,
             bias: vb.get(c_out, "bias")?.reshape((1, c_out, 1))?,
         })
     }
@@ -86,9 +88,7 @@ impl GcnUnit {
     ) -> candle_core::Result<Self> {
         Ok(Self {
             conv: PointwiseConv::load(&vb.pp("conv"), c_in, partitions * c_out)?,
-            adjacency: vb
-                .get((partitions, joints, joints), "A")?
-                .unsqueeze(0)?,
+            adjacency: vb.get((partitions, joints, joints), "A")?.unsqueeze(0)?,
             bn: BatchNorm::load(&vb.pp("bn"), c_out, eps)?,
             partitions,
             c_out,
@@ -120,7 +120,12 @@ struct TemporalConv {
 }
 
 impl TemporalConv {
-    fn load(vb: &VarBuilder, channels: usize, kernel: usize, eps: f64) -> candle_core::Result<Self> {
+    fn load(
+        vb: &VarBuilder,
+        channels: usize,
+        kernel: usize,
+        eps: f64,
+    ) -> candle_core::Result<Self> {
         Ok(Self {
             weight: vb
                 .get((channels, channels, kernel, 1), "0.weight")?
@@ -134,7 +139,10 @@ impl TemporalConv {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (b, c, t, v) = x.dims4()?;
         // Each joint is an independent 1-D sequence over time.
-        let seqs = x.permute((0, 3, 1, 2))?.contiguous()?.reshape((b * v, c, t))?;
+        let seqs = x
+            .permute((0, 3, 1, 2))?
+            .contiguous()?
+            .reshape((b * v, c, t))?;
         let y = seqs
             .conv1d(&self.weight, self.padding, 1, 1, 1)?
             .broadcast_add(&self.bias)?;
@@ -230,7 +238,10 @@ impl PartModules {
 
     /// (B, T, V, 3) → spatial-chain output (B, C, T, V).
     fn spatial(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mut h = x.apply(&self.proj_linear)?.permute((0, 3, 1, 2))?.contiguous()?;
+        let mut h = x
+            .apply(&self.proj_linear)?
+            .permute((0, 3, 1, 2))?
+            .contiguous()?;
         for block in &self.spatial {
             h = block.forward(&h)?;
         }

@@ -16,13 +16,9 @@
 //! stores them.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Instant;
 
-use ort::environment::Environment;
-use ort::session::Session;
-use ort::value::Tensor;
-
+use super::runtime::{ModelOutput, OnnxModel, ort_environment};
 use super::{PoseConfig, PoseError, PoseEstimator};
 use crate::keypoints::{Keypoint, NUM_KEYPOINTS, PoseFrame};
 use crate::source::Frame;
@@ -144,18 +140,14 @@ pub fn detector_input(image: RgbImage<'_>, input: InputSize) -> DetectorInput {
     // Python's int() truncates; clamp so a rounding overshoot cannot leave the canvas.
     let resized_width = ((image.width as f64 * ratio) as usize).clamp(1, input.width);
     let resized_height = ((image.height as f64 * ratio) as usize).clamp(1, input.height);
-    let resized = resize_bilinear_opencv(image, resized_width, resized_height);
-    let plane = input.width * input.height;
-    let mut tensor_nchw = vec![LETTERBOX_FILL as f32; 3 * plane];
-    for y in 0..resized_height {
-        for x in 0..resized_width {
-            let rgb = &resized[(y * resized_width + x) * 3..][..3];
-            let at = y * input.width + x;
-            tensor_nchw[at] = rgb[2] as f32;
-            tensor_nchw[plane + at] = rgb[1] as f32;
-            tensor_nchw[2 * plane + at] = rgb[0] as f32;
-        }
-    }
+    let mut tensor_nchw = vec![LETTERBOX_FILL as f32; 3 * input.width * input.height];
+    resize_bilinear_opencv_into_bgr_planes(
+        image,
+        resized_width,
+        resized_height,
+        &mut tensor_nchw,
+        input.width,
+    );
     DetectorInput { tensor_nchw, ratio }
 }
 
@@ -181,6 +173,8 @@ pub fn boxes_from_nms_output(dets: &[f32], ratio: f64) -> Vec<PersonBox> {
 /// Boxes from a raw YOLOX head: `predictions` is `[A, 5 + classes]` (cx, cy, log w, log h as grid
 /// offsets, objectness, class scores) over the stride 8/16/32 grids of `input`. Decodes the grid,
 /// runs rtmlib's class-wise NMS (IoU 0.45, score 0.7) and keeps class 0 (person) above 0.3.
+/// (Uni-Sign's rtmlib 0.0.13 takes this branch only for a last dimension of 4, which no raw head
+/// has; this follows rtmlib 0.0.16's test `== 4 or > 5` with Uni-Sign's class-0 filter.)
 pub fn boxes_from_raw_head(
     predictions: &[f32],
     columns: usize,
@@ -288,7 +282,6 @@ pub fn largest_box(boxes: &[PersonBox]) -> Option<PersonBox> {
 pub fn pose_input(image: RgbImage<'_>, person: &PersonBox, input: InputSize) -> PoseCrop {
     let (center, scale) = center_and_scale(person, input);
     let forward = warp_matrix(center, scale, input);
-    let crop = warp_affine_bilinear_opencv(image, &forward, input);
     // (v - mean) / std in float64, then float32, as numpy does; a table per channel.
     let mut tables = [[0f32; 256]; 3];
     for (c, table) in tables.iter_mut().enumerate() {
@@ -298,12 +291,12 @@ pub fn pose_input(image: RgbImage<'_>, person: &PersonBox, input: InputSize) -> 
     }
     let plane = input.width * input.height;
     let mut tensor_nchw = vec![0f32; 3 * plane];
-    for (at, rgb) in crop.chunks_exact(3).enumerate() {
+    warp_affine_bilinear_opencv(image, &forward, input, |at, rgb| {
         // BGR channel order: channel 0 is blue.
         tensor_nchw[at] = tables[0][rgb[2] as usize];
         tensor_nchw[plane + at] = tables[1][rgb[1] as usize];
         tensor_nchw[2 * plane + at] = tables[2][rgb[0] as usize];
-    }
+    });
     PoseCrop {
         tensor_nchw,
         center_in_image: center,
@@ -382,87 +375,125 @@ fn solve_affine(src: [[f32; 2]; 3], dst: [[f32; 2]; 3]) -> [f64; 6] {
     m
 }
 
-/// `cv2.resize(INTER_LINEAR)` for 8-bit, 3-channel images: 11-bit fixed-point weights, and the
-/// vertical pass the way OpenCV's SIMD kernel rounds it (it runs over every pixel in 4.11).
-fn resize_bilinear_opencv(image: RgbImage<'_>, width: usize, height: usize) -> Vec<u8> {
+/// One output column or row of OpenCV's linear resize: source index and 11-bit weights.
+#[derive(Clone, Copy)]
+struct ResizeTap {
+    source: usize,
+    next: usize,
+    weight0: i32,
+    weight1: i32,
+}
+
+/// OpenCV's `resizeGeneric_` coefficients for one axis; `clamp_edges` is its x-axis rule that
+/// moves taps outside the source onto the edge pixel with weight (2048, 0).
+fn resize_taps(dst: usize, src: usize, clamp_edges: bool) -> Vec<ResizeTap> {
     const COEF_SCALE: f32 = 2048.0;
-    let (src_w, src_h) = (image.width, image.height);
-    let taps = |dst: usize, src: usize, clamp_edges: bool| -> Vec<(usize, i32, i32)> {
-        let scale = 1.0 / (dst as f64 / src as f64);
-        (0..dst)
-            .map(|d| {
-                let f = ((d as f64 + 0.5) * scale - 0.5) as f32;
-                let s = f.floor();
-                let (mut s, mut f) = (s as i64, f - s);
-                if clamp_edges {
-                    if s < 0 {
-                        (s, f) = (0, 0.0);
-                    }
-                    if s >= src as i64 - 1 {
-                        (s, f) = (src as i64 - 1, 0.0);
-                    }
+    let scale = 1.0 / (dst as f64 / src as f64);
+    (0..dst)
+        .map(|d| {
+            let f = ((d as f64 + 0.5) * scale - 0.5) as f32;
+            let floor = f.floor();
+            let (mut s, mut f) = (floor as i64, f - floor);
+            if clamp_edges {
+                if s < 0 {
+                    (s, f) = (0, 0.0);
                 }
-                let w0 = ((1.0 - f) * COEF_SCALE).round_ties_even() as i32;
-                let w1 = (f * COEF_SCALE).round_ties_even() as i32;
-                (s.clamp(0, src as i64 - 1) as usize, w0, w1)
-            })
-            .collect()
-    };
-    let x_taps = taps(width, src_w, true);
-    let y_taps = taps(height, src_h, false);
-    let y_rows: Vec<(usize, usize)> = (0..height)
-        .map(|dy| {
-            let f = ((dy as f64 + 0.5) * (1.0 / (height as f64 / src_h as f64)) - 0.5) as f32;
-            let s = f.floor() as i64;
-            (
-                s.clamp(0, src_h as i64 - 1) as usize,
-                (s + 1).clamp(0, src_h as i64 - 1) as usize,
-            )
+                if s >= src as i64 - 1 {
+                    (s, f) = (src as i64 - 1, 0.0);
+                }
+            }
+            // Taps outside the source repeat the edge pixel (OpenCV clips row indices).
+            let last = src as i64 - 1;
+            ResizeTap {
+                source: s.clamp(0, last) as usize,
+                next: (s + 1).clamp(0, last) as usize,
+                weight0: ((1.0 - f) * COEF_SCALE).round_ties_even() as i32,
+                weight1: (f * COEF_SCALE).round_ties_even() as i32,
+            }
         })
+        .collect()
+}
+
+/// `cv2.resize(INTER_LINEAR)` for 8-bit, 3-channel images, written as BGR planes into the
+/// top-left of `planes` (row stride `stride`): 11-bit fixed-point weights, and the vertical pass
+/// the way OpenCV's SIMD kernel rounds it (it covers every pixel in 4.11).
+fn resize_bilinear_opencv_into_bgr_planes(
+    image: RgbImage<'_>,
+    width: usize,
+    height: usize,
+    planes: &mut [f32],
+    stride: usize,
+) {
+    let src_w = image.width;
+    let x_taps = resize_taps(width, src_w, true);
+    let y_taps = resize_taps(height, image.height, false);
+    // Byte offsets of the two taps in a source row (the same pixel at the right edge, where the
+    // second weight is 0).
+    let columns: Vec<(usize, usize, i32, i32)> = x_taps
+        .iter()
+        .map(|t| (t.source * 3, t.next * 3, t.weight0, t.weight1))
         .collect();
-    let horizontal = |sy: usize, out: &mut Vec<i32>| {
-        out.clear();
+    let horizontal = |sy: usize, out: &mut [i32]| {
         let row = &image.rgb[sy * src_w * 3..][..src_w * 3];
-        for &(sx, w0, w1) in &x_taps {
+        for (&(left, right, w0, w1), dst) in columns.iter().zip(out.chunks_exact_mut(3)) {
             for c in 0..3 {
-                let left = row[sx * 3 + c] as i32;
-                // At the right edge OpenCV uses the single tap S[sx] * 2048 (w1 is 0 there).
-                let right = if sx + 1 < src_w {
-                    row[(sx + 1) * 3 + c] as i32
-                } else {
-                    0
-                };
-                out.push(left * w0 + right * w1);
+                dst[c] = row[left + c] as i32 * w0 + row[right + c] as i32 * w1;
             }
         }
     };
-    let mut out = vec![0u8; width * height * 3];
-    let (mut row0, mut row1) = (Vec::new(), Vec::new());
-    let mut cached: Option<(usize, usize)> = None;
-    for (dy, (&(r0, r1), &(_, b0, b1))) in y_rows.iter().zip(&y_taps).enumerate() {
-        if cached != Some((r0, r1)) {
-            horizontal(r0, &mut row0);
-            horizontal(r1, &mut row1);
-            cached = Some((r0, r1));
+    let plane = planes.len() / 3;
+    // The two horizontally resized source rows in use, and which rows they are.
+    let mut rows = [vec![0i32; width * 3], vec![0i32; width * 3]];
+    let mut row_index = [usize::MAX, usize::MAX];
+    for (dy, tap) in y_taps.iter().enumerate() {
+        let wanted = [tap.source, tap.next];
+        // Downward resizes move one row at a time: reuse the lower row as the new upper one.
+        if row_index[0] != wanted[0] && row_index[1] == wanted[0] {
+            rows.swap(0, 1);
+            row_index.swap(0, 1);
         }
-        let dst = &mut out[dy * width * 3..][..width * 3];
-        for ((d, &s0), &s1) in dst.iter_mut().zip(&row0).zip(&row1) {
+        for k in 0..2 {
+            if row_index[k] != wanted[k] {
+                horizontal(wanted[k], &mut rows[k]);
+                row_index[k] = wanted[k];
+            }
+        }
+        let (b0, b1) = (tap.weight0, tap.weight1);
+        let at = dy * stride;
+        let (blue, rest) = planes.split_at_mut(plane);
+        let (green, red) = rest.split_at_mut(plane);
+        for (x, (s0, s1)) in rows[0]
+            .chunks_exact(3)
+            .zip(rows[1].chunks_exact(3))
+            .enumerate()
+        {
             // v_mul_hi on (S >> 4) in int16, then a rounding shift by 2 (VResizeLinearVec_32s8u).
-            let value = (((s0 >> 4) * b0) >> 16) + (((s1 >> 4) * b1) >> 16);
-            *d = ((value + 2) >> 2).clamp(0, 255) as u8;
+            let value = |c: usize| {
+                let v = (((s0[c] >> 4) * b0) >> 16) + (((s1[c] >> 4) * b1) >> 16);
+                ((v + 2) >> 2).clamp(0, 255) as f32
+            };
+            red[at + x] = value(0);
+            green[at + x] = value(1);
+            blue[at + x] = value(2);
         }
     }
-    out
 }
 
 /// `cv2.warpAffine(INTER_LINEAR, BORDER_CONSTANT 0)` for 8-bit, 3-channel images: the inverse
-/// map in 10-bit fixed point, 1/32-pixel interpolation table, 15-bit weights.
-fn warp_affine_bilinear_opencv(image: RgbImage<'_>, forward: &[f64; 6], out: InputSize) -> Vec<u8> {
+/// map in 10-bit fixed point, 1/32-pixel interpolation table, 15-bit weights. Calls `store` with
+/// each output pixel index and its RGB value.
+fn warp_affine_bilinear_opencv(
+    image: RgbImage<'_>,
+    forward: &[f64; 6],
+    out: InputSize,
+    mut store: impl FnMut(usize, [u8; 3]),
+) {
     const AB_SCALE: f64 = 1024.0;
     const ROUND_DELTA: i64 = 16; // AB_SCALE / INTER_TAB_SIZE / 2
     let m = invert_affine_like_opencv(forward);
     let round = |v: f64| v.round_ties_even() as i64;
     let (src_w, src_h) = (image.width as i64, image.height as i64);
+    let row_bytes = image.width * 3;
     let a_delta: Vec<i64> = (0..out.width)
         .map(|x| round(m[0] * x as f64 * AB_SCALE))
         .collect();
@@ -476,7 +507,6 @@ fn warp_affine_bilinear_opencv(image: RgbImage<'_>, forward: &[f64; 6], out: Inp
             0
         }
     };
-    let mut crop = vec![0u8; out.width * out.height * 3];
     for y in 0..out.height {
         let x0 = round((m[1] * y as f64 + m[2]) * AB_SCALE) + ROUND_DELTA;
         let y0 = round((m[4] * y as f64 + m[5]) * AB_SCALE) + ROUND_DELTA;
@@ -485,23 +515,38 @@ fn warp_affine_bilinear_opencv(image: RgbImage<'_>, forward: &[f64; 6], out: Inp
             let sy_fixed = (y0 + b_delta[x]) >> 5;
             let (sx, sy) = (sx_fixed >> 5, sy_fixed >> 5);
             let (fx, fy) = (sx_fixed & 31, sy_fixed & 31);
-            let weights = [
+            let w = [
                 (32 - fy) * (32 - fx) * 32,
                 (32 - fy) * fx * 32,
                 fy * (32 - fx) * 32,
                 fy * fx * 32,
             ];
-            let dst = &mut crop[(y * out.width + x) * 3..][..3];
-            for (c, d) in dst.iter_mut().enumerate() {
-                let sum = pixel(sx, sy, c) * weights[0]
-                    + pixel(sx + 1, sy, c) * weights[1]
-                    + pixel(sx, sy + 1, c) * weights[2]
-                    + pixel(sx + 1, sy + 1, c) * weights[3];
-                *d = ((sum + (1 << 14)) >> 15).clamp(0, 255) as u8;
+            let mut rgb = [0u8; 3];
+            if sx >= 0 && sy >= 0 && sx < src_w - 1 && sy < src_h - 1 {
+                // All four neighbours inside: read them straight from the two rows.
+                let top = sy as usize * row_bytes + sx as usize * 3;
+                let p = &image.rgb[top..top + 6];
+                let q = &image.rgb[top + row_bytes..top + row_bytes + 6];
+                for c in 0..3 {
+                    let sum = p[c] as i64 * w[0]
+                        + p[c + 3] as i64 * w[1]
+                        + q[c] as i64 * w[2]
+                        + q[c + 3] as i64 * w[3];
+                    rgb[c] = ((sum + (1 << 14)) >> 15).clamp(0, 255) as u8;
+                }
+            } else {
+                // Neighbours outside the image count as the border value 0.
+                for (c, value) in rgb.iter_mut().enumerate() {
+                    let sum = pixel(sx, sy, c) * w[0]
+                        + pixel(sx + 1, sy, c) * w[1]
+                        + pixel(sx, sy + 1, c) * w[2]
+                        + pixel(sx + 1, sy + 1, c) * w[3];
+                    *value = ((sum + (1 << 14)) >> 15).clamp(0, 255) as u8;
+                }
             }
+            store(y * out.width + x, rgb);
         }
     }
-    crop
 }
 
 /// The inverse of a 2×3 affine map, with OpenCV's `warpAffine` formula.
@@ -565,8 +610,8 @@ fn first_argmax(values: &[f32]) -> (usize, f32) {
 
 /// The RTMW backend: a YOLOX detector and an RTMW/RTMPose SimCC model in ONNX Runtime.
 pub struct RtmwEstimator {
-    detector: Session,
-    pose: Session,
+    detector: OnnxModel,
+    pose: OnnxModel,
     detector_input_size: InputSize,
     pose_input_size: InputSize,
     last_person_box: Option<PersonBox>,
@@ -578,12 +623,12 @@ impl RtmwEstimator {
     pub fn new(config: &PoseConfig) -> Result<Self, PoseError> {
         let det_path = required_model(config.det_model.as_deref(), "det_model")?;
         let pose_path = required_model(config.rtmw_model.as_deref(), "rtmw_model")?;
-        let environment = onnx_environment(config)?;
-        let detector = open_session(&environment, det_path, config.threads)?;
-        let pose = open_session(&environment, pose_path, config.threads)?;
-        let detector_input_size = model_input_size(&detector, det_path, DEFAULT_DETECTOR_INPUT)?;
-        let pose_input_size = model_input_size(&pose, pose_path, DEFAULT_POSE_INPUT)?;
-        if pose.outputs().len() < 2 {
+        let environment = ort_environment(config)?;
+        let detector = OnnxModel::open(&environment, det_path, config.threads)?;
+        let pose = OnnxModel::open(&environment, pose_path, config.threads)?;
+        let detector_input_size = model_input_size(&detector, DEFAULT_DETECTOR_INPUT)?;
+        let pose_input_size = model_input_size(&pose, DEFAULT_POSE_INPUT)?;
+        if pose.output_count() < 2 {
             return Err(PoseError::Model {
                 path: pose_path.display().to_string(),
                 reason: "not a SimCC pose model: expected outputs simcc_x and simcc_y".into(),
@@ -618,20 +663,20 @@ impl RtmwEstimator {
         let started = Instant::now();
         let input = detector_input(image, self.detector_input_size);
         let size = self.detector_input_size;
-        let tensor = Tensor::from_array((
-            [1usize, 3, size.height, size.width],
-            input.tensor_nchw.into_boxed_slice(),
-        ))
-        .map_err(|e| inference_error("detector", e))?;
         let prepared = Instant::now();
-        let outputs = self
-            .detector
-            .run(ort::inputs![tensor])
-            .map_err(|e| inference_error("detector", e))?;
-        let (shape, data) = outputs[0]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| inference_error("detector", e))?;
+        let outputs = self.detector.run_all(
+            "detector",
+            &input.tensor_nchw,
+            [1, 3, size.height, size.width],
+        )?;
         let ran = Instant::now();
+        let ModelOutput {
+            shape,
+            values: data,
+        } = outputs.first().ok_or_else(|| PoseError::Inference {
+            stage: "detector",
+            reason: "the detector has no output".into(),
+        })?;
         let columns = shape.last().copied().unwrap_or(0).max(0) as usize;
         let boxes = if columns == 5 {
             boxes_from_nms_output(data, input.ratio)
@@ -639,7 +684,7 @@ impl RtmwEstimator {
             boxes_from_raw_head(data, columns, size, input.ratio).map_err(|reason| {
                 PoseError::Inference {
                     stage: "detector",
-                    reason: format!("output {shape}: {reason}"),
+                    reason: format!("output {shape:?}: {reason}"),
                 }
             })?
         };
@@ -662,36 +707,31 @@ impl RtmwEstimator {
         let started = Instant::now();
         let size = self.pose_input_size;
         let crop = pose_input(image, person, size);
-        let tensor = Tensor::from_array((
-            [1usize, 3, size.height, size.width],
-            crop.tensor_nchw.clone().into_boxed_slice(),
-        ))
-        .map_err(|e| inference_error("pose", e))?;
         let prepared = Instant::now();
-        let outputs = self
-            .pose
-            .run(ort::inputs![tensor])
-            .map_err(|e| inference_error("pose", e))?;
-        let (shape_x, simcc_x) = outputs[0]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| inference_error("pose", e))?;
-        let (shape_y, simcc_y) = outputs[1]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| inference_error("pose", e))?;
+        let outputs =
+            self.pose
+                .run_all("pose", &crop.tensor_nchw, [1, 3, size.height, size.width])?;
         let ran = Instant::now();
+        let [simcc_x, simcc_y, ..] = outputs.as_slice() else {
+            return Err(PoseError::Inference {
+                stage: "pose",
+                reason: "a SimCC model has two outputs".into(),
+            });
+        };
         let expected = |bins: usize| [1, NUM_KEYPOINTS as i64, bins as i64];
         let bins_x = (size.width as f32 * SIMCC_SPLIT_RATIO) as usize;
         let bins_y = (size.height as f32 * SIMCC_SPLIT_RATIO) as usize;
-        if **shape_x != expected(bins_x) || **shape_y != expected(bins_y) {
+        if simcc_x.shape[..] != expected(bins_x) || simcc_y.shape[..] != expected(bins_y) {
             return Err(PoseError::Inference {
                 stage: "pose",
                 reason: format!(
-                    "SimCC outputs are {shape_x} and {shape_y}; expected [1, {NUM_KEYPOINTS}, {bins_x}] and [1, {NUM_KEYPOINTS}, {bins_y}] for a {}x{} whole-body model",
-                    size.width, size.height
+                    "SimCC outputs are {:?} and {:?}; expected [1, {NUM_KEYPOINTS}, {bins_x}] and [1, {NUM_KEYPOINTS}, {bins_y}] for a {}x{} whole-body model",
+                    simcc_x.shape, simcc_y.shape, size.width, size.height
                 ),
             });
         }
-        let keypoints = keypoints_from_simcc(simcc_x, simcc_y, NUM_KEYPOINTS, &crop, size);
+        let keypoints =
+            keypoints_from_simcc(&simcc_x.values, &simcc_y.values, NUM_KEYPOINTS, &crop, size);
         let done = Instant::now();
         self.stage_ms.extend([
             ("pose_pre", ms(prepared - started)),
@@ -743,13 +783,6 @@ fn ms(duration: std::time::Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn inference_error(stage: &'static str, error: impl std::fmt::Display) -> PoseError {
-    PoseError::Inference {
-        stage,
-        reason: error.to_string(),
-    }
-}
-
 fn required_model<'a>(path: Option<&'a Path>, key: &str) -> Result<&'a Path, PoseError> {
     let path = path.ok_or_else(|| PoseError::Model {
         path: format!("[pose] {key}"),
@@ -764,80 +797,25 @@ fn required_model<'a>(path: Option<&'a Path>, key: &str) -> Result<&'a Path, Pos
     Ok(path)
 }
 
-/// The process-wide ONNX Runtime environment (ort allows one per process and it must outlive
-/// every session): the library from `ort_library`, else `$ORT_DYLIB_PATH`, else the loader's
-/// search path. (Private until the pose backends share a helper.)
-fn onnx_environment(config: &PoseConfig) -> Result<Environment, PoseError> {
-    static ENVIRONMENT: Mutex<Option<Environment>> = Mutex::new(None);
-    let mut environment = ENVIRONMENT
-        .lock()
-        .map_err(|_| PoseError::Runtime("environment lock poisoned".into()))?;
-    if let Some(existing) = environment.as_ref() {
-        return Ok(existing.clone());
-    }
-    let library = config
-        .ort_library
-        .clone()
-        .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(Into::into))
-        .unwrap_or_else(|| "libonnxruntime.so".into());
-    // A missing file only gives "dlopen failed"; name it instead.
-    if library.components().count() > 1 && !library.is_file() {
-        return Err(PoseError::Runtime(format!(
-            "{}: library not found (set [pose] ort_library or ORT_DYLIB_PATH)",
-            library.display()
-        )));
-    }
-    let created = ort::init_from(&library)
-        .map_err(|e| PoseError::Runtime(format!("{}: {e}", library.display())))?
-        .with_name("signcap-pose")
-        .build()
-        .map_err(|e| PoseError::Runtime(e.to_string()))?;
-    *environment = Some(created.clone());
-    Ok(created)
-}
-
-fn open_session(
-    environment: &Environment,
-    path: &Path,
-    threads: usize,
-) -> Result<Session, PoseError> {
-    let model_error = |e: &dyn std::fmt::Display| PoseError::Model {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    Session::builder(environment)
-        .map_err(|e| model_error(&e))?
-        .with_intra_threads(threads.max(1))
-        .map_err(|e| model_error(&e))?
-        .commit_from_file(path)
-        .map_err(|e| model_error(&e))
-}
-
 /// `[1, 3, H, W]` from the model's first input; dynamic sizes fall back to `default`.
-fn model_input_size(
-    session: &Session,
-    path: &Path,
-    default: InputSize,
-) -> Result<InputSize, PoseError> {
-    let shape = session
-        .inputs()
-        .first()
-        .and_then(|input| input.dtype().tensor_shape())
-        .ok_or_else(|| PoseError::Model {
-            path: path.display().to_string(),
-            reason: "the model has no tensor input".into(),
-        })?;
+fn model_input_size(model: &OnnxModel, default: InputSize) -> Result<InputSize, PoseError> {
+    let model_error = |reason: String| PoseError::Model {
+        path: model.path().display().to_string(),
+        reason,
+    };
+    let shape = model
+        .input_shape()
+        .ok_or_else(|| model_error("the model has no tensor input".into()))?;
     if shape.len() != 4 || (shape[1] != 3 && shape[1] >= 0) {
-        return Err(PoseError::Model {
-            path: path.display().to_string(),
-            reason: format!("input is {shape}; expected an image batch [1, 3, H, W]"),
-        });
+        return Err(model_error(format!(
+            "input is {shape:?}; expected an image batch [1, 3, H, W]"
+        )));
     }
     let (height, width) = (shape[2], shape[3]);
     if height <= 0 || width <= 0 {
         tracing::warn!(
             "{}: input size is dynamic; using {}x{}",
-            path.display(),
+            model.path().display(),
             default.width,
             default.height
         );

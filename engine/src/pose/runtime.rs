@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::value::TensorRef;
+use ort::value::{TensorElementType, TensorRef};
 
 use super::{PoseConfig, PoseError};
 
@@ -83,6 +83,15 @@ pub fn ort_environment(config: &PoseConfig) -> Result<Environment, PoseError> {
     Ok(environment)
 }
 
+/// One float output of a model run.
+#[derive(Clone, Debug)]
+pub struct ModelOutput {
+    /// Its shape.
+    pub shape: Vec<i64>,
+    /// Its values, row-major.
+    pub values: Vec<f32>,
+}
+
 /// One ONNX model with a single float input.
 pub struct OnnxModel {
     session: Session,
@@ -110,6 +119,57 @@ impl OnnxModel {
             session,
             path: path.to_path_buf(),
         })
+    }
+
+    /// The model file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Shape of the first input (`-1` for dynamic dimensions).
+    pub fn input_shape(&self) -> Option<Vec<i64>> {
+        let input = self.session.inputs().first()?;
+        Some(input.dtype().tensor_shape()?.to_vec())
+    }
+
+    /// Number of outputs.
+    pub fn output_count(&self) -> usize {
+        self.session.outputs().len()
+    }
+
+    /// Runs the model on one tensor and returns its float outputs in the model's order with
+    /// their shapes (for exports whose output names differ, e.g. YOLOX with and without NMS).
+    pub fn run_all(
+        &mut self,
+        stage: &'static str,
+        input: &[f32],
+        shape: [usize; 4],
+    ) -> Result<Vec<ModelOutput>, PoseError> {
+        let inference_error = |reason: String| PoseError::Inference {
+            stage,
+            reason: format!("{}: {reason}", self.path.display()),
+        };
+        let tensor = TensorRef::from_array_view((shape, input))
+            .map_err(|e| inference_error(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![tensor])
+            .map_err(|e| inference_error(e.to_string()))?;
+        let mut values = Vec::with_capacity(outputs.len());
+        for (_, value) in outputs.iter() {
+            // Integer side outputs (YOLOX `labels`) are not used by any backend.
+            if value.dtype().tensor_type() != Some(TensorElementType::Float32) {
+                continue;
+            }
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| inference_error(e.to_string()))?;
+            values.push(ModelOutput {
+                shape: shape.to_vec(),
+                values: data.to_vec(),
+            });
+        }
+        Ok(values)
     }
 
     /// Runs the model on one NHWC tensor and returns the named outputs flattened, in the order of

@@ -17,7 +17,8 @@ pub use video::{FfmpegTools, VideoFile};
 pub struct Frame {
     /// Index of the frame in its source, from 0.
     pub index: u64,
-    /// Presentation time in seconds from the start of the source.
+    /// Presentation time in seconds on the source's clock: for files the container's timestamps
+    /// (what ffprobe reports; a file may start above 0), for cameras the time since opening.
     pub time: f64,
     /// When the frame entered the pipeline (for latency accounting).
     pub captured_at: Instant,

@@ -116,7 +116,10 @@ mod tests {
         assert!(s.next_frame().unwrap().is_some());
         assert!(s.next_frame().unwrap().is_some());
         let err = s.next_frame().unwrap_err().to_string();
-        assert!(err.contains("scripted camera") && err.contains("after frame 2"), "{err}");
+        assert!(
+            err.contains("scripted camera") && err.contains("after frame 2"),
+            "{err}"
+        );
         assert!(matches!(s.seek(0), Err(SourceError::NotSeekable(_))));
     }
 }

@@ -4,10 +4,12 @@
 //!
 //! * Timestamps: the presentation times of the video packets that are not marked for discard,
 //!   sorted, which equal the decoded frames' `best_effort_timestamp` without a decoding pass.
+//!   Containers whose packets lack them (AVI with B-frames) fall back to a decoding pass.
 //! * Rotation: ffmpeg's autorotation is left on, so frames come out upright; width and height
 //!   are swapped for ±90° display matrices (the frames would otherwise be silently scrambled).
 //! * Seeking: ffmpeg restarts with an input `-ss` halfway between frame k-1 and frame k, and its
-//!   accurate seek drops everything before, so frame k is the first frame out.
+//!   accurate seek drops everything before, so frame k is the first frame out. Without exact
+//!   timestamps it decodes from the start and drops k frames.
 //! * Every child is killed on drop, and a decoder that produces nothing for
 //!   [`STALL_TIMEOUT`] is an error, so decoding never blocks forever.
 
@@ -71,6 +73,9 @@ pub struct VideoFile {
     start_time: f64,
     /// Display rotation in degrees (counter-clockwise), 0 when none.
     rotation: i32,
+    /// Whether every frame has a container timestamp, so `-ss` lands exactly; otherwise seeking
+    /// decodes from the start and drops frames.
+    seek_by_time: bool,
     next_index: u64,
     decoder: Option<Decoder>,
 }
@@ -111,6 +116,7 @@ impl VideoFile {
             timestamps: probe.timestamps,
             start_time: probe.start_time,
             rotation: probe.rotation,
+            seek_by_time: probe.exact_timestamps,
             next_index: 0,
             decoder: None,
         })
@@ -149,7 +155,7 @@ impl VideoFile {
     fn start_decoder(&self, first_index: u64) -> Result<Decoder, SourceError> {
         let mut cmd = Command::new(&self.tools.ffmpeg);
         cmd.args(["-v", "error", "-nostdin"]);
-        if first_index > 0 {
+        if first_index > 0 && self.seek_by_time {
             let k = first_index as usize;
             let (before, at) = (self.timestamps[k - 1], self.timestamps[k]);
             let seek_to = (before + at) / 2.0 - self.start_time;
@@ -171,7 +177,8 @@ impl VideoFile {
             "pipe:1",
         ]);
         let frame_bytes = self.info.width as usize * self.info.height as usize * 3;
-        Decoder::spawn(cmd, frame_bytes)
+        let to_skip = if self.seek_by_time { 0 } else { first_index };
+        Decoder::spawn(cmd, frame_bytes, to_skip)
             .map_err(|e| self.decode_error(spawn_reason(&self.tools.ffmpeg, &e)))
     }
 }
@@ -191,7 +198,12 @@ impl FrameSource for VideoFile {
         let Some(decoder) = self.decoder.as_mut() else {
             return Ok(None);
         };
-        match decoder.frames.recv_timeout(STALL_TIMEOUT) {
+        let mut received = decoder.frames.recv_timeout(STALL_TIMEOUT);
+        while decoder.to_skip > 0 && matches!(received, Ok(Ok(_))) {
+            decoder.to_skip -= 1;
+            received = decoder.frames.recv_timeout(STALL_TIMEOUT);
+        }
+        match received {
             Ok(Ok(rgb)) => {
                 let index = self.next_index;
                 self.next_index += 1;
@@ -265,10 +277,12 @@ struct Decoder {
     reader: Option<JoinHandle<()>>,
     stderr: Arc<Mutex<String>>,
     stderr_reader: Option<JoinHandle<()>>,
+    /// Frames still to drop before the one asked for (seeking without timestamps).
+    to_skip: u64,
 }
 
 impl Decoder {
-    fn spawn(mut cmd: Command, frame_bytes: usize) -> std::io::Result<Self> {
+    fn spawn(mut cmd: Command, frame_bytes: usize, to_skip: u64) -> std::io::Result<Self> {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -299,6 +313,7 @@ impl Decoder {
             reader: Some(reader),
             stderr,
             stderr_reader: Some(stderr_reader),
+            to_skip,
         })
     }
 
@@ -330,7 +345,10 @@ impl Drop for Decoder {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        // The pipes close with the process, so both threads end.
+        // Drop our end of the frame channel first, so a reader blocked on a full channel wakes
+        // up; the pipes closed with the process, so both threads end.
+        let (_, closed) = bounded(0);
+        drop(std::mem::replace(&mut self.frames, closed));
         if let Some(h) = self.reader.take() {
             let _ = h.join();
         }
@@ -409,6 +427,11 @@ fn wait_with_deadline(child: &mut Child, deadline: Instant) -> Option<ExitStatus
 /// The last meaningful line of a tool's stderr, without the file name it starts with.
 fn last_message(stderr: &str) -> Option<String> {
     let line = stderr.lines().rev().find(|l| !l.trim().is_empty())?;
+    // Drop FFmpeg's "[mov,mp4,... @ 0x55d0...] " context prefix.
+    let line = match line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+        Some((context, msg)) if context.contains(" @ ") => msg,
+        _ => line,
+    };
     // ffprobe prefixes errors with the input path: "clip.mp4: Invalid data found ...".
     let line = match line.rsplit_once(": ") {
         Some((prefix, msg)) if !msg.is_empty() && Path::new(prefix.trim()).exists() => msg,
@@ -445,6 +468,7 @@ struct Probe {
     start_time: f64,
     rotation: i32,
     timestamps: Vec<f64>,
+    exact_timestamps: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -511,7 +535,10 @@ fn probe(path: &Path, tools: &FfmpegTools) -> Result<Probe, String> {
         return Err("no video stream (not a video file)".into());
     };
     // Text files can probe as "tty"/"ansi" art; they are not videos.
-    if matches!(stream.codec_name.as_deref(), Some("ansi" | "bintext" | "xbin" | "idf")) {
+    if matches!(
+        stream.codec_name.as_deref(),
+        Some("ansi" | "bintext" | "xbin" | "idf")
+    ) {
         return Err("no video stream (not a video file)".into());
     }
     let (Some(coded_width), Some(coded_height)) = (stream.width, stream.height) else {
@@ -531,20 +558,33 @@ fn probe(path: &Path, tools: &FfmpegTools) -> Result<Probe, String> {
     } else {
         (coded_width, coded_height)
     };
-    let mut timestamps: Vec<f64> = json
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("partial file") || stderr.contains("truncat") {
+        let msg = last_message(&stderr).unwrap_or_default();
+        return Err(format!("truncated or damaged file ({msg})"));
+    }
+    let shown: Vec<&ProbePacket> = json
         .packets
         .iter()
         .filter(|p| !p.flags.contains('D'))
+        .collect();
+    let nominal_fps = [&stream.avg_frame_rate, &stream.r_frame_rate]
+        .into_iter()
+        .find_map(|r| parse_rate(r.as_deref()?));
+    let mut timestamps: Vec<f64> = shown
+        .iter()
         .filter_map(|p| p.pts_time.as_deref()?.parse().ok())
         .collect();
+    let exact_timestamps = timestamps.len() == shown.len();
+    if !exact_timestamps {
+        // Packets without presentation times (AVI with B-frames): ask the decoder instead.
+        timestamps = decoded_timestamps(path, tools, nominal_fps.unwrap_or(25.0))?;
+    }
     timestamps.sort_by(f64::total_cmp);
     if timestamps.is_empty() {
         return Err("the video stream has no frames (empty or truncated file)".into());
     }
-    let fps = [&stream.avg_frame_rate, &stream.r_frame_rate]
-        .into_iter()
-        .filter_map(|r| parse_rate(r.as_deref()?))
-        .next()
+    let fps = nominal_fps
         .or_else(|| {
             let span = timestamps.last()? - timestamps.first()?;
             (span > 0.0).then(|| (timestamps.len() - 1) as f64 / span)
@@ -560,7 +600,31 @@ fn probe(path: &Path, tools: &FfmpegTools) -> Result<Probe, String> {
         start_time: parse(format.and_then(|f| f.start_time.as_ref())).unwrap_or(0.0),
         rotation,
         timestamps,
+        exact_timestamps,
     })
+}
+
+/// Frame times from a decoding pass; frames without one continue the previous at `fps`.
+fn decoded_timestamps(path: &Path, tools: &FfmpegTools, fps: f64) -> Result<Vec<f64>, String> {
+    let mut cmd = Command::new(&tools.ffprobe);
+    cmd.args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .arg("frame=best_effort_timestamp_time")
+        .args(["-of", "csv=p=0"])
+        .arg(path);
+    let output = run_bounded(cmd)
+        .map_err(|e| spawn_reason(&tools.ffprobe, &e))?
+        .filter(|o| o.status.success())
+        .ok_or("ffprobe could not decode the frame times")?;
+    let mut times = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let field = line.trim().trim_end_matches(',');
+        if field.is_empty() {
+            continue;
+        }
+        let previous = times.last().map(|t: &f64| t + 1.0 / fps);
+        times.push(field.parse().ok().or(previous).unwrap_or(0.0));
+    }
+    Ok(times)
 }
 
 fn parse_rate(rate: &str) -> Option<f64> {
@@ -585,8 +649,18 @@ fn run_bounded(mut cmd: Command) -> std::io::Result<Option<std::process::Output>
             out
         })
     };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let status = wait_with_deadline(&mut child, Instant::now() + STALL_TIMEOUT);
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();

@@ -231,40 +231,51 @@ pub fn crop_to_tensor(
     let origin = rect.image_from_normalized(0.0, 0.0);
     let max_x = image_width as isize - 1;
     let max_y = image_height as isize - 1;
+    let row_bytes = image_width * 3;
     for j in 0..size {
         let row_x = origin.0 + step_v.0 * j as f32;
         let row_y = origin.1 + step_v.1 * j as f32;
         for i in 0..size {
             let x = row_x + step_u.0 * i as f32;
             let y = row_y + step_u.1 * i as f32;
-            let x0 = x.floor();
-            let y0 = y.floor();
-            let fx = x - x0;
-            let fy = y - y0;
-            let (x0, y0) = (x0 as isize, y0 as isize);
-            let mut acc = [0.0f32; 3];
-            for (dy, wy) in [(0, 1.0 - fy), (1, fy)] {
-                for (dx, wx) in [(0, 1.0 - fx), (1, fx)] {
-                    let weight = wx * wy;
-                    if weight == 0.0 {
-                        continue;
-                    }
-                    let (px, py) = (x0 + dx, y0 + dy);
-                    let inside = (0..=max_x).contains(&px) && (0..=max_y).contains(&py);
-                    if !inside && border == Border::Zero {
-                        continue;
-                    }
-                    let px = px.clamp(0, max_x) as usize;
-                    let py = py.clamp(0, max_y) as usize;
-                    let at = (py * image_width + px) * 3;
-                    for c in 0..3 {
-                        acc[c] += weight * rgb[at + c] as f32;
-                    }
+            let (x_floor, y_floor) = (x.floor(), y.floor());
+            let (fx, fy) = (x - x_floor, y - y_floor);
+            let (x0, y0) = (x_floor as isize, y_floor as isize);
+            let weights = [
+                (1.0 - fx) * (1.0 - fy),
+                fx * (1.0 - fy),
+                (1.0 - fx) * fy,
+                fx * fy,
+            ];
+            let at = (j * size + i) * 3;
+            let pixel = &mut out[at..at + 3];
+            if x0 >= 0 && y0 >= 0 && x0 < max_x && y0 < max_y {
+                // All four neighbours inside: the common case, without per-tap checks.
+                let top = y0 as usize * row_bytes + x0 as usize * 3;
+                let bottom = top + row_bytes;
+                for (c, value) in pixel.iter_mut().enumerate() {
+                    let sum = weights[0] * rgb[top + c] as f32
+                        + weights[1] * rgb[top + 3 + c] as f32
+                        + weights[2] * rgb[bottom + c] as f32
+                        + weights[3] * rgb[bottom + 3 + c] as f32;
+                    *value = low + sum * value_scale;
+                }
+                continue;
+            }
+            let taps = [(x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)];
+            let mut sum = [0.0f32; 3];
+            for ((px, py), weight) in taps.into_iter().zip(weights) {
+                let inside = (0..=max_x).contains(&px) && (0..=max_y).contains(&py);
+                if weight == 0.0 || (!inside && border == Border::Zero) {
+                    continue;
+                }
+                let tap = py.clamp(0, max_y) as usize * row_bytes + px.clamp(0, max_x) as usize * 3;
+                for (c, total) in sum.iter_mut().enumerate() {
+                    *total += weight * rgb[tap + c] as f32;
                 }
             }
-            let at = (j * size + i) * 3;
-            for c in 0..3 {
-                out[at + c] = low + acc[c] * value_scale;
+            for (value, total) in pixel.iter_mut().zip(sum) {
+                *value = low + total * value_scale;
             }
         }
     }

@@ -116,6 +116,11 @@ impl Image<'_> {
     }
 }
 
+/// The first value of a model output (a score), 0 for an empty one.
+fn first_value(values: &[f32]) -> f32 {
+    values.first().copied().unwrap_or(0.0)
+}
+
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -162,8 +167,14 @@ impl BodyStage {
             &["Identity", "Identity_1"],
         )?;
         let detections = POSE_DETECTOR.decode(&self.anchors, &outputs[0], &outputs[1]);
-        // One signer: the detector's best (the graph keeps the first detection).
-        Ok(detections.first().map(|best| {
+        // One signer: the largest person (the graph keeps the best-scoring one; with one person
+        // in view they are the same).
+        let area = |d: &detection::Detection| {
+            let [x0, y0, x1, y1] = d.bounding_box;
+            (x1 - x0) * (y1 - y0)
+        };
+        let largest = detections.iter().max_by(|a, b| area(a).total_cmp(&area(b)));
+        Ok(largest.map(|best| {
             let hip_center = whole.image_from_normalized(best.keypoints[0].0, best.keypoints[0].1);
             let scale_point = whole.image_from_normalized(best.keypoints[1].0, best.keypoints[1].1);
             RotatedRect::from_alignment_points(hip_center, scale_point, FRAC_PI_2)
@@ -187,7 +198,7 @@ impl BodyStage {
             [1, size, size, 3],
             &["Identity", "Identity_1", "Identity_3"],
         )?;
-        let (raw, presence, heatmap) = (&outputs[0], outputs[1][0], &outputs[2]);
+        let (raw, presence, heatmap) = (&outputs[0], first_value(&outputs[1]), &outputs[2]);
         if presence < PRESENCE_THRESHOLD || raw.len() < POSE_MODEL_LANDMARKS * 5 {
             return Ok(None);
         }
@@ -297,11 +308,13 @@ const RIGHT_HAND: HandSide = HandSide {
     index: 20,
 };
 
-/// The hand stage: re-crop model, landmark model and per-hand tracking state.
+/// One hand's stage: its own re-crop and landmark sessions (so both hands can run at once) and
+/// its tracking state.
 struct HandStage {
+    side: HandSide,
     recrop: OnnxModel,
     landmarks: OnnxModel,
-    previous: [Option<Vec<Landmark>>; 2],
+    previous: Option<Vec<Landmark>>,
     input: Vec<f32>,
 }
 
@@ -342,29 +355,17 @@ fn hand_landmarks_to_rect(landmarks: &[Landmark]) -> RotatedRect {
 
 impl HandStage {
     fn reset(&mut self) {
-        self.previous = [None, None];
+        self.previous = None;
     }
 
-    /// Both hands (left, right) with their presence scores.
-    #[allow(clippy::type_complexity)]
+    /// The hand's landmarks and presence score.
     fn run(
         &mut self,
         image: Image,
         body: &[Landmark],
-    ) -> Result<[(Option<Vec<Landmark>>, f32); 2], PoseError> {
-        let left = self.hand(image, body, LEFT_HAND, 0)?;
-        let right = self.hand(image, body, RIGHT_HAND, 1)?;
-        Ok([left, right])
-    }
-
-    fn hand(
-        &mut self,
-        image: Image,
-        body: &[Landmark],
-        side: HandSide,
-        slot: usize,
     ) -> Result<(Option<Vec<Landmark>>, f32), PoseError> {
-        let previous = self.previous[slot].take();
+        let side = self.side;
+        let previous = self.previous.take();
         if body[side.wrist].visibility <= WRIST_VISIBILITY_THRESHOLD {
             return Ok((None, 0.0));
         }
@@ -389,7 +390,7 @@ impl HandStage {
             [1, size, size, 3],
             &["Identity", "Identity_1"],
         )?;
-        let presence = outputs[1][0];
+        let presence = first_value(&outputs[1]);
         if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_HAND_LANDMARKS * 3 {
             return Ok((None, 0.0));
         }
@@ -407,7 +408,7 @@ impl HandStage {
                 }
             })
             .collect();
-        self.previous[slot] = Some(landmarks.clone());
+        self.previous = Some(landmarks.clone());
         Ok((Some(landmarks), presence))
     }
 
@@ -505,7 +506,7 @@ impl FaceStage {
             [1, size, size, 3],
             &["conv2d_21", "conv2d_31"],
         )?;
-        let presence = sigmoid(outputs[1][0]);
+        let presence = sigmoid(first_value(&outputs[1]));
         if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_FACE_LANDMARKS * 3 {
             return Ok((None, 0.0));
         }
@@ -575,8 +576,11 @@ impl FaceStage {
 /// The MediaPipe Holistic pose backend.
 pub struct MediapipeHolistic {
     body: BodyStage,
-    hands: HandStage,
+    left_hand: HandStage,
+    right_hand: HandStage,
     face: FaceStage,
+    /// Size of the previous frame; tracking restarts when it changes.
+    image_size: (u32, u32),
     stage_ms: Vec<(&'static str, f64)>,
 }
 
@@ -611,10 +615,18 @@ impl MediapipeHolistic {
                 aux_smoother: LandmarkSmoother::new(AUX_LANDMARK_SMOOTHING),
                 input: Vec::new(),
             },
-            hands: HandStage {
+            left_hand: HandStage {
+                side: LEFT_HAND,
                 recrop: open("hand_recrop.onnx", threads)?,
                 landmarks: open("hand_landmark_full.onnx", threads)?,
-                previous: [None, None],
+                previous: None,
+                input: Vec::new(),
+            },
+            right_hand: HandStage {
+                side: RIGHT_HAND,
+                recrop: open("hand_recrop.onnx", threads)?,
+                landmarks: open("hand_landmark_full.onnx", threads)?,
+                previous: None,
                 input: Vec::new(),
             },
             face: FaceStage {
@@ -624,6 +636,7 @@ impl MediapipeHolistic {
                 previous: None,
                 input: Vec::new(),
             },
+            image_size: (0, 0),
             stage_ms: Vec::new(),
         })
     }
@@ -641,6 +654,10 @@ impl MediapipeHolistic {
                     frame.rgb.len()
                 ),
             });
+        }
+        if self.image_size != (frame.width, frame.height) {
+            self.reset();
+            self.image_size = (frame.width, frame.height);
         }
         let image = Image {
             rgb: &frame.rgb,
@@ -667,29 +684,38 @@ impl MediapipeHolistic {
             return Ok(HolisticLandmarks::default());
         };
 
-        let (hands, face) = {
-            let (hand_stage, face_stage) = (&mut self.hands, &mut self.face);
+        // The hands and the face depend only on the body: three workers, timed separately.
+        let (left, right, face) = {
+            let (left_stage, right_stage, face_stage) =
+                (&mut self.left_hand, &mut self.right_hand, &mut self.face);
+            let body = &body;
             std::thread::scope(|scope| {
-                let face_worker = scope.spawn(|| {
+                let right = scope.spawn(move || {
                     let start = Instant::now();
-                    let face = face_stage.run(image, &body);
-                    (face, elapsed_ms(start))
+                    (right_stage.run(image, body), elapsed_ms(start))
+                });
+                let face = scope.spawn(move || {
+                    let start = Instant::now();
+                    (face_stage.run(image, body), elapsed_ms(start))
                 });
                 let start = Instant::now();
-                let hands = hand_stage.run(image, &body);
-                let hands_ms = elapsed_ms(start);
-                let face = face_worker.join();
-                ((hands, hands_ms), face)
+                let left = (left_stage.run(image, body), elapsed_ms(start));
+                (left, right.join(), face.join())
             })
         };
-        let ((hands, hands_ms), face) = (hands, face);
-        let (face, face_ms) = face.map_err(|_| PoseError::Inference {
-            stage: "face",
-            reason: "the face worker thread panicked".into(),
-        })?;
-        self.stage_ms.push(("hands", hands_ms));
+        let panicked = |stage: &'static str| PoseError::Inference {
+            stage,
+            reason: "the worker thread panicked".into(),
+        };
+        let ((left, left_ms), (right, right_ms), (face, face_ms)) = (
+            left,
+            right.map_err(|_| panicked("hands"))?,
+            face.map_err(|_| panicked("face"))?,
+        );
+        self.stage_ms.push(("left hand", left_ms));
+        self.stage_ms.push(("right hand", right_ms));
         self.stage_ms.push(("face", face_ms));
-        let [(left_hand, left_score), (right_hand, right_score)] = hands?;
+        let ((left_hand, left_score), (right_hand, right_score)) = (left?, right?);
         let (face, face_score) = face?;
         Ok(HolisticLandmarks {
             body: Some(body),
@@ -741,7 +767,8 @@ impl PoseEstimator for MediapipeHolistic {
 
     fn reset(&mut self) {
         self.body.reset();
-        self.hands.reset();
+        self.left_hand.reset();
+        self.right_hand.reset();
         self.face.reset();
     }
 
