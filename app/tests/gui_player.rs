@@ -350,3 +350,23 @@ fn pose_file_opens_and_draws_the_recorded_keypoints() {
         harness.state().notices
     );
 }
+
+#[test]
+fn opening_a_second_video_builds_a_working_pose_backend_again() {
+    let mut harness = harness(engine_options());
+    for name in ["ase_HOUSE.mp4", "ase_DIFFERENT.mp4"] {
+        let ctx = harness.ctx.clone();
+        harness.state_mut().open(
+            &ctx,
+            signcap::gui::pipeline::SourceRequest::File(clip(name)),
+        );
+        step_until(&mut harness, Duration::from_secs(60), name, |app| {
+            app.player.overlay_index == Some(0) || !app.notices.is_empty()
+        });
+        assert!(
+            harness.state().notices.is_empty(),
+            "{name}: {:?}",
+            harness.state().notices
+        );
+    }
+}
