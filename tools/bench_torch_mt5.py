@@ -54,6 +54,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prepare-only", action="store_true", help="write the weights and inputs, time nothing")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lengths = [int(x) for x in args.encoder_lengths.split(",")]
@@ -78,6 +79,8 @@ def main():
             inputs_path,
         )
         del model
+    if args.prepare_only:
+        return
     model = MT5ForConditionalGeneration(cfg).eval()
     state = {k[len("mt5_model."):]: v for k, v in load_file(weights_path).items()}
     state["encoder.embed_tokens.weight"] = state["shared.weight"]
