@@ -54,6 +54,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prepare-only", action="store_true", help="write the weights and inputs, time nothing")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lengths = [int(x) for x in args.encoder_lengths.split(",")]
@@ -78,6 +79,8 @@ def main():
             inputs_path,
         )
         del model
+    if args.prepare_only:
+        return
     model = MT5ForConditionalGeneration(cfg).eval()
     state = {k[len("mt5_model."):]: v for k, v in load_file(weights_path).items()}
     state["encoder.embed_tokens.weight"] = state["shared.weight"]
@@ -92,17 +95,24 @@ def main():
             embeds = inputs[f"inputs_embeds_{length}"]
             mask = torch.ones(1, length, dtype=torch.long)
             enc_ms = best_ms(lambda: model.encoder(inputs_embeds=embeds, attention_mask=mask), args.repeats)
-            enc = BaseModelOutput(last_hidden_state=model.encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state)
-            common = dict(encoder_outputs=enc, attention_mask=mask, max_new_tokens=n, min_new_tokens=n, do_sample=False)
-            greedy_ms = best_ms(lambda: model.generate(num_beams=1, **common), args.repeats) / n
-            beam_ms = best_ms(lambda: model.generate(num_beams=4, **common), args.repeats) / n
+            hidden = model.encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+
+            def gen(**kw):
+                # generate() expands encoder_outputs for beams in place: a fresh one per call.
+                return model.generate(
+                    encoder_outputs=BaseModelOutput(last_hidden_state=hidden),
+                    attention_mask=mask, max_new_tokens=n, min_new_tokens=n, do_sample=False, **kw,
+                )
+
+            greedy_ms = best_ms(lambda: gen(num_beams=1), args.repeats) / n
+            beam_ms = best_ms(lambda: gen(num_beams=4), args.repeats) / n
             entry = {"encoder_ms": enc_ms, "greedy_ms_per_token": greedy_ms, "beam4_ms_per_step": beam_ms}
             if i == 0:
-                out = model.generate(num_beams=1, output_logits=True, return_dict_in_generate=True, **common)
+                out = gen(num_beams=1, output_logits=True, return_dict_in_generate=True)
                 entry["greedy_ids"] = out.sequences[0].tolist()
                 save_file(
                     {
-                        "encoder_last_hidden_state": enc.last_hidden_state.contiguous(),
+                        "encoder_last_hidden_state": hidden.contiguous(),
                         "greedy_step_logits": torch.cat([l for l in out.logits[:3]], 0).contiguous(),
                     },
                     os.path.join(args.out_dir, f"expected_{length}.safetensors"),

@@ -132,7 +132,7 @@ impl TemporalConv {
                 .reshape((channels, channels, kernel))?,
             bias: vb.get(channels, "0.bias")?.reshape((1, channels, 1))?,
             bn: BatchNorm::load(&vb.pp("1"), channels, eps)?,
-            padding: (kernel - 1) / 2,
+            padding: kernel.saturating_sub(1) / 2,
         })
     }
 
