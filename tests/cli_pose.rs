@@ -81,3 +81,46 @@ fn pose_command_writes_a_pose_file_that_pose_format_reads() {
         "{confident} of {face_points} face points confident"
     );
 }
+
+/// `signcap translate VIDEO` runs the pose stage itself: its result equals translating the
+/// `.pose` file `signcap pose` writes for the same clip, and it uses every decoded frame.
+#[test]
+fn translate_on_a_video_equals_translate_on_its_pose_file() {
+    let clip = shared_dir().join("eval-media/videos/ase_HOUSE.mp4");
+    let parity = shared_dir().join("reference/parity");
+    let dir = tempfile::tempdir().unwrap();
+    let pose_file = dir.path().join("house.pose");
+    let signcap = env!("CARGO_BIN_EXE_signcap");
+    let status = Command::new(signcap)
+        .args(["pose", path_str(&clip), "-o", path_str(&pose_file)])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let translate = |input: &std::path::Path| -> serde_json::Value {
+        let out = Command::new(signcap)
+            .arg("translate")
+            .arg(input)
+            .arg("--checkpoint")
+            .arg(parity.join("tiny_unisign_f32.pth"))
+            .arg("--mt5")
+            .arg(parity.join("tiny-mt5"))
+            .args(["--beams", "2", "--max-new-tokens", "12", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let from_video = translate(&clip);
+    let from_pose_file = translate(&pose_file);
+    assert_eq!(from_video["ids"], from_pose_file["ids"]);
+    assert_eq!(from_video["text"], from_pose_file["text"]);
+    let peer = pose_peer(&["read-pose", path_str(&pose_file)]);
+    assert_eq!(
+        from_video["frame_indices"].as_array().unwrap().len() as u64,
+        peer["shape"][0].as_u64().unwrap()
+    );
+}

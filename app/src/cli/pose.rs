@@ -28,6 +28,14 @@ pub struct PoseArgs {
     /// .json or .pkl (Uni-Sign).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Which pose backend runs, with its files.
+    #[command(flatten)]
+    pub backend: PoseBackendArgs,
+}
+
+/// The pose-backend options shared by every command that reads video.
+#[derive(clap::Args, Debug)]
+pub struct PoseBackendArgs {
     /// Pose backend.
     #[arg(long, value_enum, default_value_t)]
     pub pose_backend: PoseBackendArg,
@@ -59,28 +67,7 @@ pub fn run(args: PoseArgs) -> anyhow::Result<()> {
     {
         bail!("{}: output folder does not exist", dir.display());
     }
-    let mut video = VideoFile::open(&args.video)?;
-    let config = pose_config(&args)?;
-    let mut estimator = pose::create_estimator(&config)?;
-
-    let info = video.info().clone();
-    let progress = progress_bar(info.frame_count);
-    let mut frames = Vec::with_capacity(info.frame_count.unwrap_or(0) as usize);
-    while let Some(frame) = video.next_frame()? {
-        let mut pose_frame = estimator
-            .estimate(&frame)
-            .with_context(|| format!("{}: frame {}", args.video.display(), frame.index))?;
-        pose_frame.time = frame.time;
-        frames.push(pose_frame);
-        progress.inc(1);
-    }
-    progress.finish_and_clear();
-    let sequence = PoseSequence {
-        width: info.width,
-        height: info.height,
-        fps: info.fps,
-        frames,
-    };
+    let sequence = extract_poses(&args.video, &args.backend.config()?)?;
     keypoints::write_pose_file(&args.output, &sequence)?;
     eprintln!(
         "wrote {} frames of keypoints to {}",
@@ -90,28 +77,55 @@ pub fn run(args: PoseArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pose_config(args: &PoseArgs) -> anyhow::Result<PoseConfig> {
-    let mut config = PoseConfig {
-        threads: args.threads.max(1),
-        ..PoseConfig::default()
-    };
-    match args.pose_backend {
-        PoseBackendArg::Mediapipe => {
-            config.backend = PoseBackendKind::Mediapipe;
-            if let Some(dir) = &args.mediapipe_models {
-                if !dir.is_dir() {
-                    bail!("{}: MediaPipe model folder not found", dir.display());
+/// Whole-body keypoints of every frame of `video_path`, with a progress bar on a terminal.
+pub fn extract_poses(video_path: &Path, config: &PoseConfig) -> anyhow::Result<PoseSequence> {
+    let mut video = VideoFile::open(video_path)?;
+    let mut estimator = pose::create_estimator(config)?;
+    let info = video.info().clone();
+    let progress = progress_bar(info.frame_count);
+    let mut frames = Vec::with_capacity(info.frame_count.unwrap_or(0) as usize);
+    while let Some(frame) = video.next_frame()? {
+        let mut pose_frame = estimator
+            .estimate(&frame)
+            .with_context(|| format!("{}: frame {}", video_path.display(), frame.index))?;
+        pose_frame.time = frame.time;
+        frames.push(pose_frame);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(PoseSequence {
+        width: info.width,
+        height: info.height,
+        fps: info.fps,
+        frames,
+    })
+}
+
+impl PoseBackendArgs {
+    /// The pose configuration these options ask for; model files are checked by the backend.
+    pub fn config(&self) -> anyhow::Result<PoseConfig> {
+        let mut config = PoseConfig {
+            threads: self.threads.max(1),
+            ..PoseConfig::default()
+        };
+        match self.pose_backend {
+            PoseBackendArg::Mediapipe => {
+                config.backend = PoseBackendKind::Mediapipe;
+                if let Some(dir) = &self.mediapipe_models {
+                    if !dir.is_dir() {
+                        bail!("{}: MediaPipe model folder not found", dir.display());
+                    }
+                    config.mediapipe_model_dir = dir.clone();
                 }
-                config.mediapipe_model_dir = dir.clone();
+            }
+            PoseBackendArg::Rtmw => {
+                config.backend = PoseBackendKind::Rtmw;
+                config.rtmw_model = Some(model_file(self.pose_model.as_deref(), "--pose-model")?);
+                config.det_model = Some(model_file(self.det_model.as_deref(), "--det-model")?);
             }
         }
-        PoseBackendArg::Rtmw => {
-            config.backend = PoseBackendKind::Rtmw;
-            config.rtmw_model = Some(model_file(args.pose_model.as_deref(), "--pose-model")?);
-            config.det_model = Some(model_file(args.det_model.as_deref(), "--det-model")?);
-        }
+        Ok(config)
     }
-    Ok(config)
 }
 
 fn model_file(path: Option<&Path>, flag: &str) -> anyhow::Result<PathBuf> {

@@ -1,4 +1,4 @@
-//! `signcap translate`: a pose file through the Uni-Sign preprocessing, pose encoder and mT5
+//! `signcap translate`: a video (through the pose stage) or a pose file through the Uni-Sign preprocessing, pose encoder and mT5
 //! to text, with the official search settings by default (beam 4, 100 new tokens).
 
 use std::io::Write;
@@ -41,7 +41,7 @@ pub enum WeightsArg {
 /// Arguments of `signcap translate`.
 #[derive(clap::Args, Debug)]
 pub struct TranslateArgs {
-    /// Pose file (.pose, .json, .pkl).
+    /// A video, or a pose file (.pose, .json, .pkl).
     pub input: PathBuf,
     /// Uni-Sign checkpoint: official pose-only `.pth` or converted `.safetensors`.
     #[arg(long)]
@@ -64,6 +64,9 @@ pub struct TranslateArgs {
     /// How the mT5 matrices are held.
     #[arg(long, value_enum, default_value = "stored")]
     pub weights: WeightsArg,
+    /// Pose backend for video input.
+    #[command(flatten)]
+    pub pose: super::pose::PoseBackendArgs,
 }
 
 fn load_tokenizer(mt5_dir: &Path) -> anyhow::Result<MT5Tokenizer> {
@@ -83,20 +86,9 @@ fn load_tokenizer(mt5_dir: &Path) -> anyhow::Result<MT5Tokenizer> {
 
 /// Runs the command.
 pub fn run(args: TranslateArgs) -> anyhow::Result<()> {
-    if !is_pose_file(&args.input) {
-        bail!(
-            "{}: not a pose file (.pose, .json, .pkl); extract poses from a video with `signcap pose` first",
-            args.input.display()
-        );
-    }
     if args.beams == 0 {
         bail!("--beams must be at least 1");
     }
-    let sequence = read_pose_file(&args.input)?;
-    let clip = NormalizedClip::from_sequence(&sequence);
-    let input = unisign::preprocess(&clip, &FrameSelection::Uniform)
-        .with_context(|| format!("preprocessing {}", args.input.display()))?;
-
     let config = Mt5Config::load(&args.mt5)?;
     let tokenizer = load_tokenizer(&args.mt5)?;
     let precision = match args.weights {
@@ -104,6 +96,15 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<()> {
         WeightsArg::F32 => WeightPrecision::F32,
     };
     let model = UniSign::load(&args.checkpoint, &config, precision)?;
+    // The model loads first: a bad checkpoint should fail before minutes of pose extraction.
+    let sequence = if is_pose_file(&args.input) {
+        read_pose_file(&args.input)?
+    } else {
+        super::pose::extract_poses(&args.input, &args.pose.config()?)?
+    };
+    let clip = NormalizedClip::from_sequence(&sequence);
+    let input = unisign::preprocess(&clip, &FrameSelection::Uniform)
+        .with_context(|| format!("preprocessing {}", args.input.display()))?;
     let language = match args.lang {
         LangArg::En => Language::English,
         LangArg::Zh => Language::Chinese,
