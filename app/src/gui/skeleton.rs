@@ -1,6 +1,7 @@
 //! The COCO-WholeBody 133-point layout as the overlay draws it: groups, names and limbs.
 
 use signcap_engine::keypoints::NUM_KEYPOINTS;
+use signcap_engine::keypoints::layout::{BODY_AND_FEET_LIMBS, BODY_AND_FEET_NAMES, HAND_LIMBS};
 
 /// A group of keypoints that can be shown or hidden together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -61,35 +62,6 @@ impl Group {
     }
 }
 
-const BODY_NAMES: [&str; 17] = [
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-];
-
-const FEET_NAMES: [&str; 6] = [
-    "left_big_toe",
-    "left_small_toe",
-    "left_heel",
-    "right_big_toe",
-    "right_small_toe",
-    "right_heel",
-];
-
 const HAND_NAMES: [&str; 21] = [
     "root",
     "thumb1",
@@ -117,9 +89,8 @@ const HAND_NAMES: [&str; 21] = [
 /// The name of keypoint `index` as MMPose's COCO-WholeBody metadata spells it.
 pub fn keypoint_name(index: usize) -> String {
     match Group::of(index) {
-        Group::Body => BODY_NAMES.get(index).copied().unwrap_or("?").to_owned(),
-        Group::Feet => FEET_NAMES
-            .get(index - 17)
+        Group::Body | Group::Feet => BODY_AND_FEET_NAMES
+            .get(index)
             .copied()
             .unwrap_or("?")
             .to_owned(),
@@ -138,41 +109,16 @@ pub fn keypoint_name(index: usize) -> String {
 /// Limbs between keypoint indices: the COCO-WholeBody skeleton (body, feet, both hands) plus
 /// the 68-point face contours (jaw, brows, nose, eyes, lips).
 pub fn limbs() -> Vec<(usize, usize)> {
-    let mut limbs: Vec<(usize, usize)> = vec![
-        (15, 13),
-        (13, 11),
-        (16, 14),
-        (14, 12),
-        (11, 12),
-        (5, 11),
-        (6, 12),
-        (5, 6),
-        (5, 7),
-        (6, 8),
-        (7, 9),
-        (8, 10),
-        (1, 2),
-        (0, 1),
-        (0, 2),
-        (1, 3),
-        (2, 4),
-        (3, 5),
-        (4, 6),
-        (15, 17),
-        (15, 18),
-        (15, 19),
-        (16, 20),
-        (16, 21),
-        (16, 22),
-    ];
+    let mut limbs: Vec<(usize, usize)> = BODY_AND_FEET_LIMBS
+        .iter()
+        .map(|&(a, b)| (usize::from(a), usize::from(b)))
+        .collect();
     for wrist in [91, 112] {
-        for finger in 0..5 {
-            let first = wrist + 1 + finger * 4;
-            limbs.push((wrist, first));
-            for joint in 0..3 {
-                limbs.push((first + joint, first + joint + 1));
-            }
-        }
+        limbs.extend(
+            HAND_LIMBS
+                .iter()
+                .map(|&(a, b)| (wrist + usize::from(a), wrist + usize::from(b))),
+        );
     }
     // Face contours in the 68-point iBUG layout, offset by 23: (first, last, closed).
     let face_chains = [

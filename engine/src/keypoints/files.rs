@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use super::holistic::{self, HolisticPoints};
+use super::layout::{BODY_AND_FEET_LIMBS, BODY_AND_FEET_NAMES, HAND_LIMBS};
 use super::pickle::{self, PickleWriter, Value, WriteDtype};
 use super::pose_format::{PoseComponent, PoseFormatFile, PoseHeader};
 use super::{Keypoint, NUM_KEYPOINTS, PoseFrame, PoseSequence};
@@ -142,85 +143,6 @@ pub fn write_pose_file(path: &Path, sequence: &PoseSequence) -> Result<(), PoseF
 // ---------------------------------------------------------------------------------------------
 // .pose
 
-const COCO_BODY_POINTS: [&str; 23] = [
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-    "left_big_toe",
-    "left_small_toe",
-    "left_heel",
-    "right_big_toe",
-    "right_small_toe",
-    "right_heel",
-];
-
-/// COCO-WholeBody body and feet skeleton (indices within `BODY`).
-const COCO_BODY_LIMBS: [(u16, u16); 25] = [
-    (15, 13),
-    (13, 11),
-    (16, 14),
-    (14, 12),
-    (11, 12),
-    (5, 11),
-    (6, 12),
-    (5, 6),
-    (5, 7),
-    (6, 8),
-    (7, 9),
-    (8, 10),
-    (1, 2),
-    (0, 1),
-    (0, 2),
-    (1, 3),
-    (2, 4),
-    (3, 5),
-    (4, 6),
-    (15, 17),
-    (15, 18),
-    (15, 19),
-    (16, 20),
-    (16, 21),
-    (16, 22),
-];
-
-/// Hand skeleton: the five fingers from the wrist.
-const HAND_LIMBS: [(u16, u16); 20] = [
-    (0, 1),
-    (1, 2),
-    (2, 3),
-    (3, 4),
-    (0, 5),
-    (5, 6),
-    (6, 7),
-    (7, 8),
-    (0, 9),
-    (9, 10),
-    (10, 11),
-    (11, 12),
-    (0, 13),
-    (13, 14),
-    (14, 15),
-    (15, 16),
-    (0, 17),
-    (17, 18),
-    (18, 19),
-    (19, 20),
-];
-
 /// The COCO-WholeBody components as MMPose's pose-format export names them.
 fn coco_wholebody_components() -> Vec<PoseComponent> {
     let component =
@@ -234,8 +156,8 @@ fn coco_wholebody_components() -> Vec<PoseComponent> {
     vec![
         component(
             "BODY",
-            COCO_BODY_POINTS.iter().map(|s| s.to_string()).collect(),
-            &COCO_BODY_LIMBS,
+            BODY_AND_FEET_NAMES.iter().map(|s| s.to_string()).collect(),
+            &BODY_AND_FEET_LIMBS,
             [0, 255, 0],
         ),
         component(

@@ -2,6 +2,7 @@
 
 mod files;
 pub mod holistic;
+pub mod layout;
 pub mod pickle;
 pub mod pose_format;
 
