@@ -67,6 +67,9 @@ const PALM_SEARCH_SHOULDER_WIDTHS: f32 = 1.5;
 /// other hand nearby is not taken for this one.
 const PALM_WRIST_MAX_SHOULDER_WIDTHS: f32 = 0.4;
 const WRIST_VISIBILITY_THRESHOLD: f32 = 0.1;
+/// The wrist visibility from which the palm fallback searches: a wrist the body model is unsure
+/// of is mostly a hand out of view, where the search costs a model run for nothing.
+const PALM_WRIST_VISIBILITY_THRESHOLD: f32 = 0.5;
 
 const HAND_TRACKING: TrackingLimits = TrackingLimits {
     rotation_degrees: 40.0,
@@ -465,7 +468,15 @@ impl HandStage {
         image: Image,
         body: &[Landmark],
     ) -> Result<Option<RotatedRect>, PoseError> {
-        let wrist = (body[self.side.wrist].x, body[self.side.wrist].y);
+        let wrist_landmark = body[self.side.wrist];
+        let wrist = (wrist_landmark.x, wrist_landmark.y);
+        let wrist_in_image = wrist.0 >= 0.0
+            && wrist.1 >= 0.0
+            && wrist.0 < image.width as f32
+            && wrist.1 < image.height as f32;
+        if wrist_landmark.visibility < PALM_WRIST_VISIBILITY_THRESHOLD || !wrist_in_image {
+            return Ok(None);
+        }
         let (left_shoulder, right_shoulder) = (body[11], body[12]);
         let shoulder_width =
             (left_shoulder.x - right_shoulder.x).hypot(left_shoulder.y - right_shoulder.y);
