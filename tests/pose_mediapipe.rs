@@ -245,6 +245,58 @@ fn football_pck_against_the_mmpose_wholebody_reference() {
     assert!(face >= 0.90, "face PCK {face}");
 }
 
+/// The palm-detection fallback on its own, around the body wrists of every ase_FOOTBALL frame:
+/// where MMPose sees a hand, the fallback must find it there (Holistic finds both hands on every
+/// frame of the clip, so the fallback is judged by running it where the body crop would be).
+#[test]
+fn palm_fallback_finds_the_hands_where_mmpose_has_them() {
+    let clip = decode(&videos_dir().join("ase_FOOTBALL.mp4"));
+    let reference = mmpose_reference();
+    assert_eq!(clip.frames.len(), reference.len());
+    let mut pose = estimator();
+    // Per hand: (hands the reference has, found by the fallback, points within PCK@0.2, judged).
+    let mut tally = [(0usize, 0usize, 0usize, 0usize); 2];
+    for (frame, truth) in clip.frames.iter().zip(&reference) {
+        let landmarks = pose.estimate_holistic(frame).expect("estimate");
+        let body = landmarks.body.expect("the signer is in every frame");
+        let [left, right] = pose.hands_from_palms(frame, &body).expect("palm fallback");
+        let shoulder_width = distance((truth[5].x, truth[5].y), (truth[6].x, truth[6].y));
+        let hands = [(left, LEFT_HAND, 9), (right, RIGHT_HAND, 10)];
+        for ((found, points, wrist), counts) in hands.into_iter().zip(&mut tally) {
+            // A hand the reference sees: its wrist and most of its points confident.
+            let confident = points
+                .clone()
+                .filter(|&i| truth[i].score >= MIN_REFERENCE_SCORE)
+                .count();
+            if truth[wrist].score < MIN_REFERENCE_SCORE || confident * 2 < points.len() {
+                continue;
+            }
+            counts.0 += 1;
+            let Some(found) = found else { continue };
+            counts.1 += 1;
+            for (i, o) in points.zip(&found) {
+                if truth[i].score < MIN_REFERENCE_SCORE {
+                    continue;
+                }
+                counts.3 += 1;
+                if distance((o.x, o.y), (truth[i].x, truth[i].y)) < 0.2 * shoulder_width {
+                    counts.2 += 1;
+                }
+            }
+        }
+    }
+    for (label, (seen, found, close, judged)) in ["left", "right"].iter().zip(tally) {
+        let pck = close as f64 / judged.max(1) as f64;
+        eprintln!(
+            "palm fallback, {label} hand: found in {found} of the {seen} frames where MMPose \
+             has it; PCK@0.2 {close}/{judged} = {pck:.3}"
+        );
+        assert!(seen > 0, "{label}: the reference never has the hand");
+        assert!(found * 10 >= seen * 8, "{label}: found {found} of {seen}");
+        assert!(pck >= 0.9, "{label}: PCK {pck}");
+    }
+}
+
 /// Writes the clip's frames as raw RGB24 and runs tests/python/holistic_landmarks.py on them.
 fn python_holistic(clip: &Clip, dir: &Path) -> Value {
     let raw = dir.join("frames.rgb");

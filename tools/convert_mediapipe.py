@@ -39,6 +39,8 @@ MODELS = [
         "face_detection_short_range.onnx",
         (-1.0, 1.0),
     ),
+    # The hand fallback's palm detector (not part of Holistic: hand_landmark_tracking_cpu's).
+    ("mediapipe/modules/palm_detection/palm_detection_full.tflite", "palm_detection_full.onnx", (0.0, 1.0)),
 ]
 
 OPSET = 17

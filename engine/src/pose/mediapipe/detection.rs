@@ -50,6 +50,16 @@ pub const FACE_DETECTOR: SsdSpec = SsdSpec {
     min_suppression_iou: 0.3,
 };
 
+/// The palm detector of MediaPipe's hand tracking (`palm_detection_cpu.pbtxt`, full model).
+pub const PALM_DETECTOR: SsdSpec = SsdSpec {
+    input_size: 192,
+    strides: &[8, 16, 16, 16],
+    num_keypoints: 7,
+    num_coords: 18,
+    min_score: 0.5,
+    min_suppression_iou: 0.3,
+};
+
 impl SsdSpec {
     /// Anchor centres in tensor-normalised coordinates. With `fixed_anchor_size`, aspect ratio 1
     /// and the interpolated-scale anchor, every layer adds 2 anchors per cell, and consecutive
@@ -174,6 +184,7 @@ mod tests {
     fn anchor_counts_match_the_model_outputs() {
         assert_eq!(POSE_DETECTOR.anchors().len(), 2254);
         assert_eq!(FACE_DETECTOR.anchors().len(), 896);
+        assert_eq!(PALM_DETECTOR.anchors().len(), 2016);
     }
 
     #[test]

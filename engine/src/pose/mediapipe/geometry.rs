@@ -202,6 +202,17 @@ pub enum Border {
     Replicate,
 }
 
+/// `x.floor()` as an integer, without the libm call that `f32::floor` is on baseline x86-64
+/// (no SSE4.1 rounding instruction); exact for the pixel coordinates of any image.
+fn floor_to_isize(x: f32) -> isize {
+    let truncated = x as isize;
+    if truncated as f32 > x {
+        truncated - 1
+    } else {
+        truncated
+    }
+}
+
 /// Samples `rect` of an RGB24 image into an NHWC float tensor of `size x size` with values in
 /// `range`, bilinearly, as `ImageToTensorCalculator` does with OpenCV's `warpAffine`: tensor pixel
 /// (i, j) reads the image at rect-normalised (i / size, j / size).
@@ -216,9 +227,10 @@ pub fn crop_to_tensor(
     border: Border,
     out: &mut Vec<f32>,
 ) {
-    out.clear();
+    // Every value is written below, so a buffer of the right length is reused without zeroing.
     out.resize(size * size * 3, 0.0);
     if image_width == 0 || image_height == 0 {
+        out.fill(0.0);
         return;
     }
     let (low, high) = range;
@@ -238,9 +250,8 @@ pub fn crop_to_tensor(
         for i in 0..size {
             let x = row_x + step_u.0 * i as f32;
             let y = row_y + step_u.1 * i as f32;
-            let (x_floor, y_floor) = (x.floor(), y.floor());
-            let (fx, fy) = (x - x_floor, y - y_floor);
-            let (x0, y0) = (x_floor as isize, y_floor as isize);
+            let (x0, y0) = (floor_to_isize(x), floor_to_isize(y));
+            let (fx, fy) = (x - x0 as f32, y - y0 as f32);
             let weights = [
                 (1.0 - fx) * (1.0 - fy),
                 fx * (1.0 - fy),
@@ -310,6 +321,13 @@ mod tests {
         let a = rect.image_from_normalized(0.0, 0.0);
         let b = rect.image_from_normalized(1.0, 1.0);
         assert!(((b.0 - a.0).hypot(b.1 - a.1) - 20.0 * 2f32.sqrt()).abs() < 1e-4);
+    }
+
+    #[test]
+    fn floor_to_isize_matches_floor() {
+        for x in [-2.5f32, -1.0, -0.25, 0.0, 0.25, 1.0, 1.999, 639.5, -1e-7] {
+            assert_eq!(floor_to_isize(x), x.floor() as isize, "{x}");
+        }
     }
 
     #[test]

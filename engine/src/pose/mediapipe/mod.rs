@@ -8,6 +8,11 @@
 //! the previous hand landmarks while they stay close; the face crop comes from a face detection
 //! inside a crop around the body's face points, or from the previous face landmarks.
 //! Hands and face run concurrently on two threads.
+//!
+//! Beyond Holistic: when the body-derived crop shows no hand although the wrist is visible, the
+//! palm detector of MediaPipe's hand tracking graph searches a region around the wrist, and the
+//! hand model runs on the crop of the palm nearest the wrist. That result is not tracked into
+//! the next frame, so frames where Holistic finds the hand are unchanged.
 
 pub mod detection;
 pub mod filter;
@@ -17,7 +22,7 @@ use std::f32::consts::FRAC_PI_2;
 use std::path::Path;
 use std::time::Instant;
 
-use self::detection::{FACE_DETECTOR, POSE_DETECTOR};
+use self::detection::{FACE_DETECTOR, PALM_DETECTOR, POSE_DETECTOR};
 use self::filter::{AUX_LANDMARK_SMOOTHING, LandmarkSmoother, POSE_LANDMARK_SMOOTHING};
 use self::geometry::{Border, Landmark, RotatedRect, TrackingLimits, crop_to_tensor};
 use super::runtime::{OnnxModel, ort_environment};
@@ -27,13 +32,14 @@ use crate::keypoints::{Keypoint, PoseFrame};
 use crate::source::Frame;
 
 /// Model files of the backend, relative to `PoseConfig::mediapipe_model_dir`.
-pub const MODEL_FILES: [&str; 6] = [
+pub const MODEL_FILES: [&str; 7] = [
     "pose_detection.onnx",
     "pose_landmark_full.onnx",
     "hand_recrop.onnx",
     "hand_landmark_full.onnx",
     "face_detection_short_range.onnx",
     "face_landmark.onnx",
+    "palm_detection_full.onnx",
 ];
 
 /// BlazePose landmarks per body.
@@ -54,7 +60,16 @@ const FACE_LANDMARK_INPUT: usize = 192;
 const HEATMAP_KERNEL: usize = 7;
 /// Presence thresholds of the body, hand and face models, and the wrist visibility that gates a hand.
 const PRESENCE_THRESHOLD: f32 = 0.5;
+/// Side of the palm-detection search square around a wrist, in shoulder widths: a hand reaches
+/// about half a shoulder width from its wrist, so the square holds it in any pose.
+const PALM_SEARCH_SHOULDER_WIDTHS: f32 = 1.5;
+/// Farthest a palm's wrist point may be from the body's wrist, in shoulder widths, so that the
+/// other hand nearby is not taken for this one.
+const PALM_WRIST_MAX_SHOULDER_WIDTHS: f32 = 0.4;
 const WRIST_VISIBILITY_THRESHOLD: f32 = 0.1;
+/// The wrist visibility from which the palm fallback searches: a wrist the body model is unsure
+/// of is mostly a hand out of view, where the search costs a model run for nothing.
+const PALM_WRIST_VISIBILITY_THRESHOLD: f32 = 0.5;
 
 const HAND_TRACKING: TrackingLimits = TrackingLimits {
     rotation_degrees: 40.0,
@@ -82,6 +97,8 @@ pub struct HolisticLandmarks {
     pub face: Option<Vec<Landmark>>,
     /// Hand presence scores (left, right), 0 where no hand was found.
     pub hand_scores: (f32, f32),
+    /// Whether each hand (left, right) came from the palm-detection fallback.
+    pub hands_from_palm: (bool, bool),
     /// Face presence score, 0 where no face was found.
     pub face_score: f32,
 }
@@ -308,12 +325,17 @@ const RIGHT_HAND: HandSide = HandSide {
     index: 20,
 };
 
+/// One hand's result: landmarks, presence score, and whether the palm fallback found it.
+type HandResult = (Option<Vec<Landmark>>, f32, bool);
+
 /// One hand's stage: its own re-crop and landmark sessions (so both hands can run at once) and
 /// its tracking state.
 struct HandStage {
     side: HandSide,
     recrop: OnnxModel,
     landmarks: OnnxModel,
+    palm_detector: OnnxModel,
+    palm_anchors: Vec<(f32, f32)>,
     previous: Option<Vec<Landmark>>,
     input: Vec<f32>,
 }
@@ -359,15 +381,11 @@ impl HandStage {
     }
 
     /// The hand's landmarks and presence score.
-    fn run(
-        &mut self,
-        image: Image,
-        body: &[Landmark],
-    ) -> Result<(Option<Vec<Landmark>>, f32), PoseError> {
+    fn run(&mut self, image: Image, body: &[Landmark]) -> Result<HandResult, PoseError> {
         let side = self.side;
         let previous = self.previous.take();
         if body[side.wrist].visibility <= WRIST_VISIBILITY_THRESHOLD {
-            return Ok((None, 0.0));
+            return Ok((None, 0.0, false));
         }
         let recrop = self.recrop_rect(image, body, side)?;
         let roi = match previous {
@@ -381,6 +399,37 @@ impl HandStage {
             }
             None => recrop,
         };
+        if let Some((landmarks, presence)) = self.landmarks_in(image, &roi)? {
+            self.previous = Some(landmarks.clone());
+            return Ok((Some(landmarks), presence, false));
+        }
+        // Holistic has lost this hand; the palm detector may still find it (untracked).
+        Ok(self
+            .hand_from_palm(image, body)?
+            .map_or((None, 0.0, false), |(landmarks, presence)| {
+                (Some(landmarks), presence, true)
+            }))
+    }
+
+    /// The fallback alone: the hand on the crop of the palm detected nearest the wrist.
+    fn hand_from_palm(
+        &mut self,
+        image: Image,
+        body: &[Landmark],
+    ) -> Result<Option<(Vec<Landmark>, f32)>, PoseError> {
+        match self.palm_rect(image, body)? {
+            Some(palm_roi) => self.landmarks_in(image, &palm_roi),
+            None => Ok(None),
+        }
+    }
+
+    /// The hand model's landmarks (image pixels) and presence inside `roi`, or `None` below the
+    /// presence threshold.
+    fn landmarks_in(
+        &mut self,
+        image: Image,
+        roi: &RotatedRect,
+    ) -> Result<Option<(Vec<Landmark>, f32)>, PoseError> {
         let crop = roi.padded_to_aspect(HAND_LANDMARK_INPUT, HAND_LANDMARK_INPUT);
         let size = HAND_LANDMARK_INPUT;
         image.crop(&crop, size, (0.0, 1.0), Border::Replicate, &mut self.input);
@@ -392,7 +441,7 @@ impl HandStage {
         )?;
         let presence = first_value(&outputs[1]);
         if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_HAND_LANDMARKS * 3 {
-            return Ok((None, 0.0));
+            return Ok(None);
         }
         let landmarks: Vec<Landmark> = outputs[0]
             .chunks_exact(3)
@@ -408,8 +457,78 @@ impl HandStage {
                 }
             })
             .collect();
-        self.previous = Some(landmarks.clone());
-        Ok((Some(landmarks), presence))
+        Ok(Some((landmarks, presence)))
+    }
+
+    /// The hand crop of the palm detected nearest the wrist, searched in a square around the
+    /// wrist (`PalmDetectionDetectionToRoi` of MediaPipe's hand tracking graph), or `None`
+    /// when no palm is there.
+    fn palm_rect(
+        &mut self,
+        image: Image,
+        body: &[Landmark],
+    ) -> Result<Option<RotatedRect>, PoseError> {
+        let wrist_landmark = body[self.side.wrist];
+        let wrist = (wrist_landmark.x, wrist_landmark.y);
+        let wrist_in_image = wrist.0 >= 0.0
+            && wrist.1 >= 0.0
+            && wrist.0 < image.width as f32
+            && wrist.1 < image.height as f32;
+        if wrist_landmark.visibility < PALM_WRIST_VISIBILITY_THRESHOLD || !wrist_in_image {
+            return Ok(None);
+        }
+        let (left_shoulder, right_shoulder) = (body[11], body[12]);
+        let shoulder_width =
+            (left_shoulder.x - right_shoulder.x).hypot(left_shoulder.y - right_shoulder.y);
+        let side = PALM_SEARCH_SHOULDER_WIDTHS * shoulder_width;
+        if side < 1.0 {
+            return Ok(None);
+        }
+        let search = RotatedRect {
+            center_x: wrist.0,
+            center_y: wrist.1,
+            width: side,
+            height: side,
+            rotation: 0.0,
+        };
+        let size = PALM_DETECTOR.input_size;
+        image.crop(&search, size, (0.0, 1.0), Border::Zero, &mut self.input);
+        let outputs = self.palm_detector.run(
+            "hands",
+            &self.input,
+            [1, size, size, 3],
+            &["Identity", "Identity_1"],
+        )?;
+        let palms = PALM_DETECTOR.decode(&self.palm_anchors, &outputs[0], &outputs[1]);
+        let in_image = |(u, v): (f32, f32)| search.image_from_normalized(u, v);
+        let distance_to_wrist = |palm: &detection::Detection| {
+            let (x, y) = in_image(palm.keypoints[0]);
+            (x - wrist.0).hypot(y - wrist.1)
+        };
+        let nearest = palms
+            .iter()
+            .filter(|palm| {
+                distance_to_wrist(palm) <= PALM_WRIST_MAX_SHOULDER_WIDTHS * shoulder_width
+            })
+            .min_by(|a, b| distance_to_wrist(a).total_cmp(&distance_to_wrist(b)));
+        Ok(nearest.map(|palm| {
+            let [x0, y0, x1, y1] = palm.bounding_box;
+            let (center_x, center_y) = in_image(((x0 + x1) / 2.0, (y0 + y1) / 2.0));
+            // Palm keypoint 0 is the wrist centre, 2 the middle finger's knuckle.
+            let rotation = geometry::rotation_between(
+                in_image(palm.keypoints[0]),
+                in_image(palm.keypoints[2]),
+                FRAC_PI_2,
+            );
+            RotatedRect {
+                center_x,
+                center_y,
+                width: (x1 - x0) * search.width,
+                height: (y1 - y0) * search.height,
+                rotation,
+            }
+            .transformed(2.6, -0.5, true)
+        }))
     }
 
     /// The hand crop from the body points, refined by the `hand_recrop` model.
@@ -585,7 +704,7 @@ pub struct MediapipeHolistic {
 }
 
 impl MediapipeHolistic {
-    /// Loads ONNX Runtime and the six models from `config.mediapipe_model_dir`.
+    /// Loads ONNX Runtime and the seven models from `config.mediapipe_model_dir`.
     pub fn new(config: &PoseConfig) -> Result<Self, PoseError> {
         let dir = &config.mediapipe_model_dir;
         // Check every file before loading the runtime, so a bad folder is named first.
@@ -619,6 +738,8 @@ impl MediapipeHolistic {
                 side: LEFT_HAND,
                 recrop: open("hand_recrop.onnx", threads)?,
                 landmarks: open("hand_landmark_full.onnx", threads)?,
+                palm_detector: open("palm_detection_full.onnx", threads)?,
+                palm_anchors: PALM_DETECTOR.anchors(),
                 previous: None,
                 input: Vec::new(),
             },
@@ -626,6 +747,8 @@ impl MediapipeHolistic {
                 side: RIGHT_HAND,
                 recrop: open("hand_recrop.onnx", threads)?,
                 landmarks: open("hand_landmark_full.onnx", threads)?,
+                palm_detector: open("palm_detection_full.onnx", threads)?,
+                palm_anchors: PALM_DETECTOR.anchors(),
                 previous: None,
                 input: Vec::new(),
             },
@@ -715,7 +838,8 @@ impl MediapipeHolistic {
         self.stage_ms.push(("left hand", left_ms));
         self.stage_ms.push(("right hand", right_ms));
         self.stage_ms.push(("face", face_ms));
-        let ((left_hand, left_score), (right_hand, right_score)) = (left?, right?);
+        let ((left_hand, left_score, left_from_palm), (right_hand, right_score, right_from_palm)) =
+            (left?, right?);
         let (face, face_score) = face?;
         Ok(HolisticLandmarks {
             body: Some(body),
@@ -723,8 +847,42 @@ impl MediapipeHolistic {
             right_hand,
             face,
             hand_scores: (left_score, right_score),
+            hands_from_palm: (left_from_palm, right_from_palm),
             face_score,
         })
+    }
+}
+
+impl MediapipeHolistic {
+    /// Runs only the palm-detection fallback of both hands ([left, right]) around the wrists of
+    /// `body` (33 landmarks in `frame`'s pixels), leaving the tracking state alone: what the
+    /// fallback would find on frames where the body crop misses a hand.
+    pub fn hands_from_palms(
+        &mut self,
+        frame: &Frame,
+        body: &[Landmark],
+    ) -> Result<[Option<Vec<Landmark>>; 2], PoseError> {
+        let (width, height) = (frame.width as usize, frame.height as usize);
+        if frame.rgb.len() != width * height * 3 || body.len() < NUM_BODY_LANDMARKS {
+            return Err(PoseError::Inference {
+                stage: "hands",
+                reason: format!(
+                    "frame {}: expected {width}x{height}x3 bytes and {NUM_BODY_LANDMARKS} body \
+                     landmarks, got {} bytes and {} landmarks",
+                    frame.index,
+                    frame.rgb.len(),
+                    body.len()
+                ),
+            });
+        }
+        let image = Image {
+            rgb: &frame.rgb,
+            width,
+            height,
+        };
+        let left = self.left_hand.hand_from_palm(image, body)?.map(|(l, _)| l);
+        let right = self.right_hand.hand_from_palm(image, body)?.map(|(l, _)| l);
+        Ok([left, right])
     }
 }
 
