@@ -16,14 +16,15 @@ pub mod unisign;
 /// Number of COCO-WholeBody keypoints.
 pub const NUM_KEYPOINTS: usize = 133;
 
-/// One keypoint in image pixels with its confidence in [0, 1]; confidence 0 means not found.
+/// One keypoint in image pixels with its confidence; confidence 0 means not found.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Keypoint {
     /// x in pixels from the left edge.
     pub x: f32,
     /// y in pixels from the top edge.
     pub y: f32,
-    /// Confidence; 0 for a point that was not found.
+    /// Confidence, usually in [0, 1] (RTMW keeps its raw SimCC score, which can pass 1, as
+    /// Uni-Sign stores it); 0 for a point that was not found.
     pub score: f32,
 }
 
