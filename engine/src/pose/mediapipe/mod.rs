@@ -443,20 +443,8 @@ impl HandStage {
         if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_HAND_LANDMARKS * 3 {
             return Ok(None);
         }
-        let landmarks: Vec<Landmark> = outputs[0]
-            .chunks_exact(3)
-            .take(NUM_HAND_LANDMARKS)
-            .map(|v| {
-                let (x, y) = crop.image_from_normalized(v[0] / size as f32, v[1] / size as f32);
-                Landmark {
-                    x,
-                    y,
-                    z: v[2] / size as f32 * crop.width,
-                    visibility: presence,
-                    presence,
-                }
-            })
-            .collect();
+        let landmarks =
+            landmarks_from_model_output(&outputs[0], NUM_HAND_LANDMARKS, size, &crop, presence);
         Ok(Some((landmarks, presence)))
     }
 
@@ -629,20 +617,8 @@ impl FaceStage {
         if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_FACE_LANDMARKS * 3 {
             return Ok((None, 0.0));
         }
-        let landmarks: Vec<Landmark> = outputs[0]
-            .chunks_exact(3)
-            .take(NUM_FACE_LANDMARKS)
-            .map(|v| {
-                let (x, y) = roi.image_from_normalized(v[0] / size as f32, v[1] / size as f32);
-                Landmark {
-                    x,
-                    y,
-                    z: v[2] / size as f32 * roi.width,
-                    visibility: presence,
-                    presence,
-                }
-            })
-            .collect();
+        let landmarks =
+            landmarks_from_model_output(&outputs[0], NUM_FACE_LANDMARKS, size, &roi, presence);
         self.previous = Some(landmarks.clone());
         Ok((Some(landmarks), presence))
     }
@@ -933,6 +909,32 @@ impl PoseEstimator for MediapipeHolistic {
     fn last_stage_ms(&self) -> Vec<(&'static str, f64)> {
         self.stage_ms.clone()
     }
+}
+
+/// The first `count` (x, y, z) triples a landmark model wrote in its `input_size`-pixel input,
+/// mapped back through the crop `roi` into image pixels; every point gets the model's presence.
+fn landmarks_from_model_output(
+    values: &[f32],
+    count: usize,
+    input_size: usize,
+    roi: &RotatedRect,
+    presence: f32,
+) -> Vec<Landmark> {
+    let input_size = input_size as f32;
+    values
+        .chunks_exact(3)
+        .take(count)
+        .map(|v| {
+            let (x, y) = roi.image_from_normalized(v[0] / input_size, v[1] / input_size);
+            Landmark {
+                x,
+                y,
+                z: v[2] / input_size * roi.width,
+                visibility: presence,
+                presence,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
