@@ -216,8 +216,11 @@ pub fn load_weights(path: &Path, config: &UniSignConfig) -> Result<Weights, Mode
             .map_err(|e| unreadable(format!("too short ({e})")))?;
     }
     let (source, entries) = if &magic == b"PK\x03\x04" {
-        let pth = candle_core::pickle::PthTensors::new(path, Some("model"))
-            .map_err(|e| unreadable(format!("not a readable torch.save file: {e}")))?;
+        // candle's unpickler can panic on crafted data; a bad file must stay a clear error.
+        let pth =
+            std::panic::catch_unwind(|| candle_core::pickle::PthTensors::new(path, Some("model")))
+                .map_err(|_| unreadable("malformed pickle data".into()))?
+                .map_err(|e| unreadable(format!("not a readable torch.save file: {e}")))?;
         let mut entries = BTreeMap::new();
         for (key, info) in pth.tensor_infos() {
             entries.insert(
@@ -325,10 +328,15 @@ pub fn load_weights(path: &Path, config: &UniSignConfig) -> Result<Weights, Mode
 
     let load = |key: &str| -> Result<Tensor, ModelError> {
         let tensor = match &source {
-            Source::Pth(pth) => pth.get(key).map_err(|e| ModelError::Unreadable {
-                path: shown.clone(),
-                reason: format!("key `{key}`: {e}"),
-            })?,
+            Source::Pth(pth) => {
+                let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pth.get(key)));
+                let reason = |detail: String| ModelError::Unreadable {
+                    path: shown.clone(),
+                    reason: format!("key `{key}`: {detail}"),
+                };
+                read.map_err(|_| reason("malformed tensor storage".into()))?
+                    .map_err(|e| reason(e.to_string()))?
+            }
             Source::Safetensors(map) => map.get(key).cloned(),
         };
         tensor.ok_or_else(|| ModelError::MissingKey {
