@@ -49,6 +49,12 @@ fn check_overlay_pixels(harness: &mut Harness<'static, App>, pose: &PoseFrame) -
         if k.score < LOW_CONFIDENCE {
             continue;
         }
+        // The overlay is clipped to the video; MediaPipe places some confident points (hips)
+        // below the frame, which are then rightly not drawn.
+        let [width, height] = placement.image_size;
+        if k.x < 0.0 || k.y < 0.0 || k.x >= width as f32 || k.y >= height as f32 {
+            continue;
+        }
         let at = placement.screen_from_image(k.x, k.y) * ppp;
         let Some(pixel) = image.get_pixel_checked(at.x as u32, at.y as u32).copied() else {
             continue;
