@@ -700,6 +700,17 @@ impl MediapipeHolistic {
         let open = |file: &str, threads: usize| {
             OnnxModel::open(&environment, &Path::new(dir).join(file), threads)
         };
+        let hand_stage = |side| -> Result<HandStage, PoseError> {
+            Ok(HandStage {
+                side,
+                recrop: open("hand_recrop.onnx", threads)?,
+                landmarks: open("hand_landmark_full.onnx", threads)?,
+                palm_detector: open("palm_detection_full.onnx", threads)?,
+                palm_anchors: PALM_DETECTOR.anchors(),
+                previous: None,
+                input: Vec::new(),
+            })
+        };
         Ok(Self {
             body: BodyStage {
                 detector: open("pose_detection.onnx", body_threads)?,
@@ -710,24 +721,8 @@ impl MediapipeHolistic {
                 aux_smoother: LandmarkSmoother::new(AUX_LANDMARK_SMOOTHING),
                 input: Vec::new(),
             },
-            left_hand: HandStage {
-                side: LEFT_HAND,
-                recrop: open("hand_recrop.onnx", threads)?,
-                landmarks: open("hand_landmark_full.onnx", threads)?,
-                palm_detector: open("palm_detection_full.onnx", threads)?,
-                palm_anchors: PALM_DETECTOR.anchors(),
-                previous: None,
-                input: Vec::new(),
-            },
-            right_hand: HandStage {
-                side: RIGHT_HAND,
-                recrop: open("hand_recrop.onnx", threads)?,
-                landmarks: open("hand_landmark_full.onnx", threads)?,
-                palm_detector: open("palm_detection_full.onnx", threads)?,
-                palm_anchors: PALM_DETECTOR.anchors(),
-                previous: None,
-                input: Vec::new(),
-            },
+            left_hand: hand_stage(LEFT_HAND)?,
+            right_hand: hand_stage(RIGHT_HAND)?,
             face: FaceStage {
                 detector: open("face_detection_short_range.onnx", threads)?,
                 landmarks: open("face_landmark.onnx", threads)?,
