@@ -145,31 +145,23 @@ impl OnnxModel {
         input: &[f32],
         shape: [usize; 4],
     ) -> Result<Vec<ModelOutput>, PoseError> {
-        let inference_error = |reason: String| PoseError::Inference {
-            stage,
-            reason: format!("{}: {reason}", self.path.display()),
-        };
-        let tensor = TensorRef::from_array_view((shape, input))
-            .map_err(|e| inference_error(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![tensor])
-            .map_err(|e| inference_error(e.to_string()))?;
-        let mut values = Vec::with_capacity(outputs.len());
-        for (_, value) in outputs.iter() {
-            // Integer side outputs (YOLOX `labels`) are not used by any backend.
-            if value.dtype().tensor_type() != Some(TensorElementType::Float32) {
-                continue;
+        self.run_with(stage, input, shape, |outputs, inference_error| {
+            let mut values = Vec::with_capacity(outputs.len());
+            for (_, value) in outputs.iter() {
+                // Integer side outputs (YOLOX `labels`) are not used by any backend.
+                if value.dtype().tensor_type() != Some(TensorElementType::Float32) {
+                    continue;
+                }
+                let (shape, data) = value
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| inference_error(e.to_string()))?;
+                values.push(ModelOutput {
+                    shape: shape.to_vec(),
+                    values: data.to_vec(),
+                });
             }
-            let (shape, data) = value
-                .try_extract_tensor::<f32>()
-                .map_err(|e| inference_error(e.to_string()))?;
-            values.push(ModelOutput {
-                shape: shape.to_vec(),
-                values: data.to_vec(),
-            });
-        }
-        Ok(values)
+            Ok(values)
+        })
     }
 
     /// Runs the model on one NHWC tensor and returns the named outputs flattened, in the order of
@@ -181,9 +173,37 @@ impl OnnxModel {
         shape: [usize; 4],
         output_names: &[&str],
     ) -> Result<Vec<Vec<f32>>, PoseError> {
+        self.run_with(stage, input, shape, |outputs, inference_error| {
+            let mut values = Vec::with_capacity(output_names.len());
+            for &name in output_names {
+                let value = outputs
+                    .get(name)
+                    .ok_or_else(|| inference_error(format!("the model has no output {name}")))?;
+                let (_, data) = value
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| inference_error(e.to_string()))?;
+                values.push(data.to_vec());
+            }
+            Ok(values)
+        })
+    }
+
+    /// Runs the model on one tensor and hands its outputs to `read`, with the error maker that
+    /// names this model and `stage`.
+    fn run_with<T>(
+        &mut self,
+        stage: &'static str,
+        input: &[f32],
+        shape: [usize; 4],
+        read: impl FnOnce(
+            &ort::session::SessionOutputs<'_>,
+            &dyn Fn(String) -> PoseError,
+        ) -> Result<T, PoseError>,
+    ) -> Result<T, PoseError> {
+        let path = &self.path;
         let inference_error = |reason: String| PoseError::Inference {
             stage,
-            reason: format!("{}: {reason}", self.path.display()),
+            reason: format!("{}: {reason}", path.display()),
         };
         let tensor = TensorRef::from_array_view((shape, input))
             .map_err(|e| inference_error(e.to_string()))?;
@@ -191,17 +211,7 @@ impl OnnxModel {
             .session
             .run(ort::inputs![tensor])
             .map_err(|e| inference_error(e.to_string()))?;
-        let mut values = Vec::with_capacity(output_names.len());
-        for &name in output_names {
-            let value = outputs
-                .get(name)
-                .ok_or_else(|| inference_error(format!("the model has no output {name}")))?;
-            let (_, data) = value
-                .try_extract_tensor::<f32>()
-                .map_err(|e| inference_error(e.to_string()))?;
-            values.push(data.to_vec());
-        }
-        Ok(values)
+        read(&outputs, &inference_error)
     }
 }
 
