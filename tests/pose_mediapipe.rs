@@ -84,6 +84,53 @@ fn estimator() -> MediapipeHolistic {
     MediapipeHolistic::new(&PoseConfig::default()).expect("MediaPipe backend loads")
 }
 
+/// The Holistic landmarks of every frame the way `signcap pose` runs them: each frame given with
+/// the next one, so the next body runs beside this frame's hands and face.
+fn holistic_of_clip(pose: &mut MediapipeHolistic, frames: &[Frame]) -> Vec<HolisticLandmarks> {
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            pose.estimate_holistic_with_next(f, frames.get(i + 1))
+                .expect("estimate")
+        })
+        .collect()
+}
+
+/// Running the next frame's body early changes nothing: frame by frame, the landmarks equal
+/// those of one frame at a time, on a clip where tracking holds (FOOTBALL) and one where hands
+/// are lost and found again (what-is-your-name).
+#[test]
+fn looking_one_frame_ahead_gives_the_same_landmarks() {
+    for name in ["ase_FOOTBALL.mp4", "ase_what-is-your-name_25fps.mp4"] {
+        let clip = decode(&videos_dir().join(name));
+        let mut pose = estimator();
+        let one_at_a_time: Vec<HolisticLandmarks> = clip
+            .frames
+            .iter()
+            .map(|f| pose.estimate_holistic(f).expect("estimate"))
+            .collect();
+        pose.reset();
+        let ahead = holistic_of_clip(&mut pose, &clip.frames);
+        let differing: Vec<usize> = (0..one_at_a_time.len())
+            .filter(|&i| one_at_a_time[i] != ahead[i])
+            .collect();
+        assert!(differing.is_empty(), "{name}: frames {differing:?} differ");
+        // A reset (what a seek does) drops the body computed ahead for a frame never asked for.
+        pose.reset();
+        pose.estimate_holistic_with_next(&clip.frames[30], Some(&clip.frames[31]))
+            .expect("estimate");
+        pose.reset();
+        let again = holistic_of_clip(&mut pose, &clip.frames[20..]);
+        pose.reset();
+        let fresh: Vec<HolisticLandmarks> = clip.frames[20..]
+            .iter()
+            .map(|f| pose.estimate_holistic(f).expect("estimate"))
+            .collect();
+        assert!(again == fresh, "{name}: the look-ahead survived a reset");
+    }
+}
+
 fn videos_dir() -> PathBuf {
     shared_dir().join("eval-media/videos")
 }
@@ -359,12 +406,7 @@ fn landmarks_match_python_mediapipe_holistic_on_the_same_frames() {
         let peer = python_holistic(&clip, dir.path());
         let peer_frames = peer.as_array().expect("frames");
         assert_eq!(peer_frames.len(), clip.frames.len());
-        let mut pose = estimator();
-        let ours: Vec<HolisticLandmarks> = clip
-            .frames
-            .iter()
-            .map(|f| pose.estimate_holistic(f).expect("estimate"))
-            .collect();
+        let ours = holistic_of_clip(&mut estimator(), &clip.frames);
         // (within tolerance, compared) per part; unmatched = found by one side only.
         let mut parts = [
             ("body", 0usize, 0usize),

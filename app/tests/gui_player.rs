@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use egui::Role;
 use egui_kittest::Harness;
@@ -20,13 +20,6 @@ use signcap_engine::keypoints::unisign::{self, FrameSelection, NormalizedClip, P
 use signcap_engine::keypoints::{PoseFrame, PoseSequence};
 use signcap_engine::source::FrameSource;
 use support::*;
-
-fn color_distance(a: image::Rgba<u8>, b: egui::Color32) -> i32 {
-    (0..3)
-        .map(|c| (i32::from(a[c]) - i32::from([b.r(), b.g(), b.b()][c])).abs())
-        .max()
-        .unwrap_or(0)
-}
 
 /// Checks the rendered overlay against `pose`: every confident point of a shown group whose
 /// centre is not under a later-drawn disc has the shader's colour for its score; points of
@@ -112,6 +105,46 @@ fn pose_of_displayed_frame(harness: &mut Harness<'static, App>) -> PoseFrame {
         .pose
 }
 
+/// Steps until the pipeline has stopped computing poses, then renders; retries when a pose
+/// arrived during the render. Returns the image and the poses it was drawn from.
+fn render_with_settled_poses(
+    harness: &mut Harness<'static, App>,
+) -> (image::RgbaImage, Vec<(u64, PoseFrame)>) {
+    let count = |harness: &Harness<'static, App>| {
+        harness
+            .state()
+            .pipeline()
+            .map_or(0, |p| p.store.pose_count())
+    };
+    for _ in 0..20 {
+        // Settled: no new pose for 0.5 s.
+        let mut last = count(harness);
+        let mut still_since = Instant::now();
+        while still_since.elapsed() < Duration::from_millis(500) {
+            step_for(harness, Duration::from_millis(50));
+            let now = count(harness);
+            if now != last {
+                (last, still_since) = (now, Instant::now());
+            }
+        }
+        harness.step();
+        let image = harness.render().expect("offscreen render");
+        if count(harness) == last {
+            let poses = harness
+                .state()
+                .pipeline()
+                .expect("open")
+                .store
+                .poses()
+                .into_iter()
+                .map(|(i, p)| (i, p.pose))
+                .collect();
+            return (image, poses);
+        }
+    }
+    panic!("poses kept arriving for 20 tries");
+}
+
 /// The whole user flow on an opened source with at least 40 frames.
 fn drive_player(harness: &mut Harness<'static, App>, export_path: &Path) {
     step_until(
@@ -190,19 +223,14 @@ fn drive_player(harness: &mut Harness<'static, App>, export_path: &Path) {
     // The normalised model input.
     harness.get_by_label("Normalised model input").click();
     harness.step();
-    harness.step();
     assert_eq!(harness.state().view, View::Normalized);
-    let image = harness.render().expect("offscreen render");
+    // The panel normalises over every pose computed so far, and poses ahead of the playhead
+    // keep arriving while paused: render only from a pose set that held still across the
+    // render, so the panel and the check below see the same clip.
+    let (image, poses) = render_with_settled_poses(harness);
     let ppp = image.width() as f32 / support::WINDOW[0];
     let app = harness.state();
     let info = app.source_info.clone().expect("open");
-    let store = &app.pipeline().expect("open").store;
-    // Independent of the panel's drawing code: the engine's preprocessing over the clip.
-    let poses: Vec<(u64, PoseFrame)> = store
-        .poses()
-        .into_iter()
-        .map(|(i, p)| (i, p.pose))
-        .collect();
     let clip = NormalizedClip::from_sequence(&PoseSequence {
         width: info.width,
         height: info.height,

@@ -106,8 +106,9 @@ pub fn run(args: BenchPoseArgs) -> anyhow::Result<()> {
             captured_at: Instant::now(),
             ..frame.clone()
         };
+        // As `signcap pose` does: the decoder is one frame ahead.
         estimator
-            .estimate(&frame)
+            .estimate_with_next(&frame, clip.frames.get(index + 1))
             .with_context(|| format!("{}: frame {index}", args.video.display()))?;
         for (stage, ms) in estimator.last_stage_ms() {
             match stages.iter_mut().find(|(name, _)| *name == stage) {

@@ -84,9 +84,12 @@ pub fn extract_poses(video_path: &Path, config: &PoseConfig) -> anyhow::Result<P
     let info = video.info().clone();
     let progress = progress_bar(info.frame_count);
     let mut frames = Vec::with_capacity(info.frame_count.unwrap_or(0) as usize);
-    while let Some(frame) = video.next_frame()? {
+    // One frame of look-ahead lets the backend start on the next frame early.
+    let mut next = video.next_frame()?;
+    while let Some(frame) = next.take() {
+        next = video.next_frame()?;
         let mut pose_frame = estimator
-            .estimate(&frame)
+            .estimate_with_next(&frame, next.as_ref())
             .with_context(|| format!("{}: frame {}", video_path.display(), frame.index))?;
         pose_frame.time = frame.time;
         frames.push(pose_frame);

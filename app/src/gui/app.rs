@@ -19,6 +19,7 @@ use super::pipeline::{
     CaptureCommand, EstimatorFactory, Pipeline, PipelineLimits, SourceOpener, SourceRequest,
     WorkerEvent,
 };
+use super::preview::CameraPreview;
 use super::settings::{Settings, ThemeChoice};
 use super::skeleton::{self, Group};
 
@@ -167,6 +168,8 @@ pub struct App {
     browser: Option<FileBrowser>,
     path_input: String,
     cameras: Option<Result<Vec<(u32, String)>, String>>,
+    /// The start screen's live picture of the camera the user is looking at.
+    preview: Option<CameraPreview>,
     settings_open: bool,
     requested_index: Option<u64>,
     started_at: Instant,
@@ -209,6 +212,7 @@ impl App {
             browser: None,
             path_input: String::new(),
             cameras: None,
+            preview: None,
             settings_open: false,
             requested_index: Some(0),
             started_at: Instant::now(),
@@ -271,6 +275,8 @@ impl App {
     /// Opens `request`, replacing the current source.
     pub fn open(&mut self, ctx: &egui::Context, request: SourceRequest) {
         self.close();
+        // A camera opens once at a time: the preview lets go of it first.
+        self.preview = None;
         if let SourceRequest::File(path) = &request {
             self.settings.remember_recent(path);
             self.save_settings();
@@ -722,10 +728,38 @@ impl App {
                     right.label("No camera found. Connect one and press Refresh, or open a video.");
                 }
                 Some(Ok(cameras)) => {
-                    for (index, name) in cameras {
-                        if right.button(format!("Use {name}")).clicked() {
-                            self.open(right.ctx(), SourceRequest::Camera(index));
-                        }
+                    for (index, name) in &cameras {
+                        right.horizontal(|ui| {
+                            let previewing =
+                                self.preview.as_ref().is_some_and(|p| p.camera == *index);
+                            if ui
+                                .selectable_label(previewing, format!("Preview {name}"))
+                                .clicked()
+                            {
+                                self.preview = if previewing {
+                                    None
+                                } else {
+                                    let ctx = ui.ctx().clone();
+                                    Some(CameraPreview::start(
+                                        *index,
+                                        self.options.open_source.clone(),
+                                        move || ctx.request_repaint(),
+                                    ))
+                                };
+                            }
+                            if ui.button(format!("Use {name}")).clicked() {
+                                self.open(ui.ctx(), SourceRequest::Camera(*index));
+                            }
+                        });
+                    }
+                    if let Some(preview) = &mut self.preview {
+                        preview.pump(right.ctx());
+                        let name = cameras
+                            .iter()
+                            .find(|(index, _)| *index == preview.camera)
+                            .map_or("the camera", |(_, name)| name.as_str());
+                        let width = right.available_width().min(480.0);
+                        preview.ui(right, width, name);
                     }
                 }
                 Some(Err(message)) => {

@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod latency;
 pub mod overlay;
 pub mod pipeline;
+pub mod preview;
 pub mod settings;
 pub mod skeleton;
 

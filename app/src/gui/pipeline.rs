@@ -48,6 +48,8 @@ pub type EstimatorFactory =
 pub const FRAMES_TO_UI_CAPACITY: usize = 2;
 /// Capacity of the capture → pose channel: one frame waiting while one is being estimated.
 pub const FRAMES_TO_POSE_CAPACITY: usize = 1;
+/// Most frames the pose stage may skip between two poses and still track from the first.
+const MAX_TRACKED_GAP: u64 = 4;
 /// Capacity of the pose → UI channel.
 pub const POSES_TO_UI_CAPACITY: usize = 8;
 
@@ -459,7 +461,7 @@ impl Drop for Pipeline {
 
 /// Sends `msg`, first dropping the oldest queued message when the channel is full. Returns
 /// whether a message was dropped.
-fn send_newest<T>(sender: &Sender<T>, oldest: &Receiver<T>, msg: T) -> bool {
+pub(crate) fn send_newest<T>(sender: &Sender<T>, oldest: &Receiver<T>, msg: T) -> bool {
     match sender.try_send(msg) {
         Ok(()) | Err(TrySendError::Disconnected(_)) => false,
         Err(TrySendError::Full(msg)) => {
@@ -932,8 +934,9 @@ impl PoseWorker {
                     }
                 },
             };
-            // Tracking backends assume consecutive frames; anything else starts afresh.
-            if previous_index.is_none_or(|p| p + 1 != index) {
+            // Tracking follows a few dropped frames, as it does on a camera that drops frames
+            // (the smoothing filters use timestamps); a seek or a longer gap starts afresh.
+            if previous_index.is_none_or(|p| index <= p || index > p + MAX_TRACKED_GAP) {
                 estimator.reset();
             }
             previous_index = Some(index);

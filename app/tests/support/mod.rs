@@ -72,6 +72,14 @@ pub fn step_until(
     }
 }
 
+/// Largest per-channel difference between a rendered pixel and a colour.
+pub fn color_distance(a: image::Rgba<u8>, b: egui::Color32) -> i32 {
+    (0..3)
+        .map(|c| (i32::from(a[c]) - i32::from([b.r(), b.g(), b.b()][c])).abs())
+        .max()
+        .unwrap_or(0)
+}
+
 /// Steps for `duration` of real time.
 pub fn step_for(harness: &mut Harness<'static, App>, duration: Duration) {
     let start = Instant::now();

@@ -12,6 +12,15 @@ pub trait PoseEstimator: Send {
     /// Keypoints of the largest person in `frame`; frames are given in order, so the backend
     /// may track across them.
     fn estimate(&mut self, frame: &Frame) -> Result<PoseFrame, PoseError>;
+    /// [`PoseEstimator::estimate`], told which frame the next call will be for, so that a
+    /// backend may start on it early (the result is the same as without).
+    fn estimate_with_next(
+        &mut self,
+        frame: &Frame,
+        _next: Option<&Frame>,
+    ) -> Result<PoseFrame, PoseError> {
+        self.estimate(frame)
+    }
     /// Forgets tracking state (after a seek or a source change).
     fn reset(&mut self);
     /// Milliseconds spent per stage on the last [`PoseEstimator::estimate`] call (for benches

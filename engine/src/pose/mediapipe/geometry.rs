@@ -244,46 +244,43 @@ pub fn crop_to_tensor(
     let max_x = image_width as isize - 1;
     let max_y = image_height as isize - 1;
     let row_bytes = image_width * 3;
-    for j in 0..size {
+    for (j, out_row) in out.chunks_exact_mut(size * 3).enumerate() {
         let row_x = origin.0 + step_v.0 * j as f32;
         let row_y = origin.1 + step_v.1 * j as f32;
-        for i in 0..size {
+        for (i, pixel) in out_row.chunks_exact_mut(3).enumerate() {
             let x = row_x + step_u.0 * i as f32;
             let y = row_y + step_u.1 * i as f32;
             let (x0, y0) = (floor_to_isize(x), floor_to_isize(y));
             let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-            let weights = [
+            let mut weights = [
                 (1.0 - fx) * (1.0 - fy),
                 fx * (1.0 - fy),
                 (1.0 - fx) * fy,
                 fx * fy,
             ];
-            let at = (j * size + i) * 3;
-            let pixel = &mut out[at..at + 3];
-            if x0 >= 0 && y0 >= 0 && x0 < max_x && y0 < max_y {
-                // All four neighbours inside: the common case, without per-tap checks.
-                let top = y0 as usize * row_bytes + x0 as usize * 3;
-                let bottom = top + row_bytes;
-                for (c, value) in pixel.iter_mut().enumerate() {
-                    let sum = weights[0] * rgb[top + c] as f32
-                        + weights[1] * rgb[top + 3 + c] as f32
-                        + weights[2] * rgb[bottom + c] as f32
-                        + weights[3] * rgb[bottom + 3 + c] as f32;
-                    *value = low + sum * value_scale;
+            // Taps outside the image read the nearest edge pixel; with a zero border they
+            // weigh nothing instead. One branch-light path for every pixel.
+            let inside_x = [x0, x0 + 1].map(|x| (0..=max_x).contains(&x));
+            let inside_y = [y0, y0 + 1].map(|y| (0..=max_y).contains(&y));
+            if border == Border::Zero {
+                for (tap, weight) in weights.iter_mut().enumerate() {
+                    if !(inside_x[tap % 2] && inside_y[tap / 2]) {
+                        *weight = 0.0;
+                    }
                 }
-                continue;
             }
-            let taps = [(x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)];
+            let columns = [x0, x0 + 1].map(|x| x.clamp(0, max_x) as usize * 3);
+            let rows = [y0, y0 + 1].map(|y| y.clamp(0, max_y) as usize * row_bytes);
             let mut sum = [0.0f32; 3];
-            for ((px, py), weight) in taps.into_iter().zip(weights) {
-                let inside = (0..=max_x).contains(&px) && (0..=max_y).contains(&py);
-                if weight == 0.0 || (!inside && border == Border::Zero) {
+            for (tap, weight) in weights.into_iter().enumerate() {
+                let at = rows[tap / 2] + columns[tap % 2];
+                let Some(&[r, g, b]) = rgb.get(at..at + 3).and_then(|p| p.first_chunk::<3>())
+                else {
                     continue;
-                }
-                let tap = py.clamp(0, max_y) as usize * row_bytes + px.clamp(0, max_x) as usize * 3;
-                for (c, total) in sum.iter_mut().enumerate() {
-                    *total += weight * rgb[tap + c] as f32;
-                }
+                };
+                sum[0] += weight * r as f32;
+                sum[1] += weight * g as f32;
+                sum[2] += weight * b as f32;
             }
             for (value, total) in pixel.iter_mut().zip(sum) {
                 *value = low + total * value_scale;

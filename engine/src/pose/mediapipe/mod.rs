@@ -7,7 +7,8 @@
 //! crop comes from the body's wrist, index and pinky points via the `hand_recrop` model, or from
 //! the previous hand landmarks while they stay close; the face crop comes from a face detection
 //! inside a crop around the body's face points, or from the previous face landmarks.
-//! Hands and face run concurrently on two threads.
+//! The hand and face models first run on the crops tracked from the previous frame, beside the
+//! body model; once the body is known, a crop that no longer agrees with the body's is redone.
 //!
 //! Beyond Holistic: when the body-derived crop shows no hand although the wrist is visible, the
 //! palm detector of MediaPipe's hand tracking graph searches a region around the wrist, and the
@@ -20,6 +21,8 @@ pub mod geometry;
 
 use std::f32::consts::FRAC_PI_2;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::Instant;
 
 use self::detection::{FACE_DETECTOR, PALM_DETECTOR, POSE_DETECTOR};
@@ -146,6 +149,12 @@ fn elapsed_ms(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1e3
 }
 
+/// Runs `run` and returns its result with the milliseconds it took.
+fn timed<T>(run: impl FnOnce() -> T) -> (T, f64) {
+    let start = Instant::now();
+    (run(), elapsed_ms(start))
+}
+
 /// The body stage: detector, landmarks, smoothing and the crop for the next frame.
 struct BodyStage {
     detector: OnnxModel,
@@ -159,6 +168,32 @@ struct BodyStage {
 }
 
 impl BodyStage {
+    /// The body landmarks of one frame (frames in order): the person detector only when no
+    /// crop is tracked from the previous frame. Stage times go to `stage_ms`.
+    fn run(
+        &mut self,
+        image: Image,
+        time: f64,
+        stage_ms: &mut Vec<(&'static str, f64)>,
+    ) -> Result<Option<Vec<Landmark>>, PoseError> {
+        let roi = match self.tracked_roi {
+            Some(roi) => Some(roi),
+            None => {
+                let start = Instant::now();
+                let roi = self.detect(image)?;
+                stage_ms.push(("detector", elapsed_ms(start)));
+                roi
+            }
+        };
+        let start = Instant::now();
+        let body = match roi {
+            Some(roi) => self.landmarks(image, &roi, time)?,
+            None => None,
+        };
+        stage_ms.push(("body", elapsed_ms(start)));
+        Ok(body)
+    }
+
     fn reset(&mut self) {
         self.tracked_roi = None;
         self.smoother.reset();
@@ -336,8 +371,48 @@ struct HandStage {
     landmarks: OnnxModel,
     palm_detector: OnnxModel,
     palm_anchors: Vec<(f32, f32)>,
-    previous: Option<Vec<Landmark>>,
+    tracked: Option<Tracked>,
     input: Vec<f32>,
+}
+
+/// A model's landmarks inside a crop (image pixels) with its presence score.
+type Found = Option<(Vec<Landmark>, f32)>;
+
+/// The crop tracked from the previous frame's landmarks. Holistic keeps it while it agrees with
+/// the crop derived from this frame's body, so the model may run on it before the body is
+/// known; the result is thrown away when they disagree.
+struct Tracked {
+    previous: Vec<Landmark>,
+    roi: RotatedRect,
+    /// The model's result inside `roi`, once computed.
+    found: Option<Found>,
+}
+
+impl Tracked {
+    fn new(previous: Vec<Landmark>, roi: RotatedRect) -> Self {
+        Self {
+            previous,
+            roi,
+            found: None,
+        }
+    }
+
+    /// The landmarks of the tracked crop if it `keeps_tracking` against `recrop` (computing
+    /// them with `model` unless done early), else `None`.
+    fn kept<E>(
+        self,
+        recrop: &RotatedRect,
+        limits: &TrackingLimits,
+        model: impl FnOnce(&RotatedRect) -> Result<Found, E>,
+    ) -> Result<Option<Found>, E> {
+        if !self.roi.keeps_tracking(recrop, &self.previous, limits) {
+            return Ok(None);
+        }
+        match self.found {
+            Some(found) => Ok(Some(found)),
+            None => model(&self.roi).map(Some),
+        }
+    }
 }
 
 /// The palm points `HandLandmarksToRectCalculator` keeps from the 21 hand landmarks.
@@ -377,30 +452,39 @@ fn hand_landmarks_to_rect(landmarks: &[Landmark]) -> RotatedRect {
 
 impl HandStage {
     fn reset(&mut self) {
-        self.previous = None;
+        self.tracked = None;
     }
 
-    /// The hand's landmarks and presence score.
+    /// Early, before the body is known: the landmarks on the tracked crop.
+    fn run_ahead(&mut self, image: Image) -> Result<(), PoseError> {
+        if let Some(mut tracked) = self.tracked.take() {
+            tracked.found = Some(self.landmarks_in(image, &tracked.roi)?);
+            self.tracked = Some(tracked);
+        }
+        Ok(())
+    }
+
+    /// The hand's landmarks and presence score, given the body.
     fn run(&mut self, image: Image, body: &[Landmark]) -> Result<HandResult, PoseError> {
         let side = self.side;
-        let previous = self.previous.take();
+        let tracked = self.tracked.take();
         if body[side.wrist].visibility <= WRIST_VISIBILITY_THRESHOLD {
             return Ok((None, 0.0, false));
         }
         let recrop = self.recrop_rect(image, body, side)?;
-        let roi = match previous {
-            Some(previous) => {
-                let tracked = hand_landmarks_to_rect(&previous).transformed(2.0, -0.1, true);
-                if tracked.keeps_tracking(&recrop, &previous, &HAND_TRACKING) {
-                    tracked
-                } else {
-                    recrop
-                }
+        let kept = match tracked {
+            Some(tracked) => {
+                tracked.kept(&recrop, &HAND_TRACKING, |roi| self.landmarks_in(image, roi))?
             }
-            None => recrop,
+            None => None,
         };
-        if let Some((landmarks, presence)) = self.landmarks_in(image, &roi)? {
-            self.previous = Some(landmarks.clone());
+        let found = match kept {
+            Some(found) => found,
+            None => self.landmarks_in(image, &recrop)?,
+        };
+        if let Some((landmarks, presence)) = found {
+            let roi = hand_landmarks_to_rect(&landmarks).transformed(2.0, -0.1, true);
+            self.tracked = Some(Tracked::new(landmarks.clone(), roi));
             return Ok((Some(landmarks), presence, false));
         }
         // Holistic has lost this hand; the palm detector may still find it (untracked).
@@ -568,45 +652,69 @@ struct FaceStage {
     detector: OnnxModel,
     landmarks: OnnxModel,
     anchors: Vec<(f32, f32)>,
-    previous: Option<Vec<Landmark>>,
+    tracked: Option<Tracked>,
     input: Vec<f32>,
 }
 
 impl FaceStage {
     fn reset(&mut self) {
-        self.previous = None;
+        self.tracked = None;
     }
 
-    /// Face landmarks and presence score.
+    /// Early, before the body is known: the landmarks on the tracked crop.
+    fn run_ahead(&mut self, image: Image) -> Result<(), PoseError> {
+        if let Some(mut tracked) = self.tracked.take() {
+            tracked.found = Some(self.landmarks_in(image, &tracked.roi)?);
+            self.tracked = Some(tracked);
+        }
+        Ok(())
+    }
+
+    /// Face landmarks and presence score, given the body.
     fn run(
         &mut self,
         image: Image,
         body: &[Landmark],
     ) -> Result<(Option<Vec<Landmark>>, f32), PoseError> {
-        let previous = self.previous.take();
+        let tracked = self.tracked.take();
         let Some(recrop) = self.detection_rect(image, body)? else {
             return Ok((None, 0.0));
         };
-        let roi = match previous {
-            Some(previous) => {
-                let rotation = geometry::rotation_between(
-                    (previous[33].x, previous[33].y),
-                    (previous[263].x, previous[263].y),
-                    0.0,
-                );
-                let tracked = RotatedRect::bounding(previous.iter().map(|l| (l.x, l.y)), rotation)
-                    .unwrap_or_default()
-                    .transformed(1.5, 0.0, true);
-                if tracked.keeps_tracking(&recrop, &previous, &FACE_TRACKING) {
-                    tracked
-                } else {
-                    recrop
-                }
+        let kept = match tracked {
+            Some(tracked) => {
+                tracked.kept(&recrop, &FACE_TRACKING, |roi| self.landmarks_in(image, roi))?
             }
-            None => recrop,
+            None => None,
         };
+        let found = match kept {
+            Some(found) => found,
+            None => self.landmarks_in(image, &recrop)?,
+        };
+        let Some((landmarks, presence)) = found else {
+            return Ok((None, 0.0));
+        };
+        // The eyes' outer corners (33, 263) level the crop.
+        let rotation = geometry::rotation_between(
+            (landmarks[33].x, landmarks[33].y),
+            (landmarks[263].x, landmarks[263].y),
+            0.0,
+        );
+        let roi = RotatedRect::bounding(landmarks.iter().map(|l| (l.x, l.y)), rotation)
+            .unwrap_or_default()
+            .transformed(1.5, 0.0, true);
+        self.tracked = Some(Tracked::new(landmarks.clone(), roi));
+        Ok((Some(landmarks), presence))
+    }
+
+    /// The face model's landmarks (image pixels) and presence inside `roi`, or `None` below the
+    /// presence threshold.
+    fn landmarks_in(
+        &mut self,
+        image: Image,
+        roi: &RotatedRect,
+    ) -> Result<Option<(Vec<Landmark>, f32)>, PoseError> {
         let size = FACE_LANDMARK_INPUT;
-        image.crop(&roi, size, (0.0, 1.0), Border::Replicate, &mut self.input);
+        image.crop(roi, size, (0.0, 1.0), Border::Replicate, &mut self.input);
         let outputs = self.landmarks.run(
             "face",
             &self.input,
@@ -615,12 +723,11 @@ impl FaceStage {
         )?;
         let presence = sigmoid(first_value(&outputs[1]));
         if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_FACE_LANDMARKS * 3 {
-            return Ok((None, 0.0));
+            return Ok(None);
         }
         let landmarks =
-            landmarks_from_model_output(&outputs[0], NUM_FACE_LANDMARKS, size, &roi, presence);
-        self.previous = Some(landmarks.clone());
-        Ok((Some(landmarks), presence))
+            landmarks_from_model_output(&outputs[0], NUM_FACE_LANDMARKS, size, roi, presence);
+        Ok(Some((landmarks, presence)))
     }
 
     /// The face crop from a face detection around the body's face points, or `None` when the
@@ -668,14 +775,73 @@ impl FaceStage {
     }
 }
 
+/// Runs a hand or face stage over one frame: `ahead` while the body is not known yet, `behind`
+/// once it arrives (`None` when it does not, i.e. no body was found). Returns the result and
+/// the milliseconds both halves took.
+fn in_two_halves<S, T>(
+    stage: &mut S,
+    image: Image,
+    body: &Receiver<Arc<Vec<Landmark>>>,
+    ahead: fn(&mut S, Image) -> Result<(), PoseError>,
+    behind: fn(&mut S, Image, &[Landmark]) -> Result<T, PoseError>,
+) -> Result<(Option<T>, f64), PoseError> {
+    let mut ahead_ms = 0.0;
+    let body = match body.try_recv() {
+        Ok(body) => body,
+        Err(TryRecvError::Disconnected) => return Ok((None, 0.0)),
+        Err(TryRecvError::Empty) => {
+            let result;
+            (result, ahead_ms) = timed(|| ahead(stage, image));
+            result?;
+            match body.recv() {
+                Ok(body) => body,
+                Err(_) => return Ok((None, ahead_ms)),
+            }
+        }
+    };
+    let (result, behind_ms) = timed(|| behind(stage, image, &body));
+    Ok((Some(result?), ahead_ms + behind_ms))
+}
+
+/// `frame` as an image, checking that its pixels match its size.
+fn checked_image(frame: &Frame) -> Result<Image<'_>, PoseError> {
+    let (width, height) = (frame.width as usize, frame.height as usize);
+    if frame.rgb.len() != width * height * 3 {
+        return Err(PoseError::Inference {
+            stage: "input",
+            reason: format!(
+                "frame {} has {} bytes, expected {width}x{height}x3",
+                frame.index,
+                frame.rgb.len()
+            ),
+        });
+    }
+    Ok(Image {
+        rgb: &frame.rgb,
+        width,
+        height,
+    })
+}
+
 /// The MediaPipe Holistic pose backend.
 pub struct MediapipeHolistic {
     body: BodyStage,
     left_hand: HandStage,
     right_hand: HandStage,
     face: FaceStage,
+    /// The body of the frame after the last one estimated, computed while that frame's hands
+    /// and face ran.
+    body_ahead: Option<BodyAhead>,
     /// Size of the previous frame; tracking restarts when it changes.
     image_size: (u32, u32),
+    stage_ms: Vec<(&'static str, f64)>,
+}
+
+/// A frame's body result, computed one call early.
+struct BodyAhead {
+    index: u64,
+    time: f64,
+    body: Result<Option<Vec<Landmark>>, PoseError>,
     stage_ms: Vec<(&'static str, f64)>,
 }
 
@@ -695,8 +861,6 @@ impl MediapipeHolistic {
         }
         let environment = ort_environment(config)?;
         let threads = config.threads.max(1);
-        // The body models run alone, so they get the hand and face threads too.
-        let body_threads = threads * 2;
         let open = |file: &str, threads: usize| {
             OnnxModel::open(&environment, &Path::new(dir).join(file), threads)
         };
@@ -707,14 +871,14 @@ impl MediapipeHolistic {
                 landmarks: open("hand_landmark_full.onnx", threads)?,
                 palm_detector: open("palm_detection_full.onnx", threads)?,
                 palm_anchors: PALM_DETECTOR.anchors(),
-                previous: None,
+                tracked: None,
                 input: Vec::new(),
             })
         };
         Ok(Self {
             body: BodyStage {
-                detector: open("pose_detection.onnx", body_threads)?,
-                landmarks: open("pose_landmark_full.onnx", body_threads)?,
+                detector: open("pose_detection.onnx", threads)?,
+                landmarks: open("pose_landmark_full.onnx", threads)?,
                 anchors: POSE_DETECTOR.anchors(),
                 tracked_roi: None,
                 smoother: LandmarkSmoother::new(POSE_LANDMARK_SMOOTHING),
@@ -727,9 +891,10 @@ impl MediapipeHolistic {
                 detector: open("face_detection_short_range.onnx", threads)?,
                 landmarks: open("face_landmark.onnx", threads)?,
                 anchors: FACE_DETECTOR.anchors(),
-                previous: None,
+                tracked: None,
                 input: Vec::new(),
             },
+            body_ahead: None,
             image_size: (0, 0),
             stage_ms: Vec::new(),
         })
@@ -737,81 +902,152 @@ impl MediapipeHolistic {
 
     /// Runs the Holistic graph on one frame (frames in order) and returns the raw landmarks.
     pub fn estimate_holistic(&mut self, frame: &Frame) -> Result<HolisticLandmarks, PoseError> {
+        self.estimate_holistic_with_next(frame, None)
+    }
+
+    /// [`Self::estimate_holistic`], given the frame that comes next when it is known: its body
+    /// model then runs beside this frame's hands and face, and the next call picks it up.
+    pub fn estimate_holistic_with_next(
+        &mut self,
+        frame: &Frame,
+        next: Option<&Frame>,
+    ) -> Result<HolisticLandmarks, PoseError> {
         self.stage_ms.clear();
-        let (width, height) = (frame.width as usize, frame.height as usize);
-        if frame.rgb.len() != width * height * 3 {
-            return Err(PoseError::Inference {
-                stage: "input",
-                reason: format!(
-                    "frame {} has {} bytes, expected {width}x{height}x3",
-                    frame.index,
-                    frame.rgb.len()
-                ),
-            });
-        }
+        let image = checked_image(frame)?;
         if self.image_size != (frame.width, frame.height) {
             self.reset();
             self.image_size = (frame.width, frame.height);
         }
-        let image = Image {
-            rgb: &frame.rgb,
-            width,
-            height,
-        };
-        let roi = match self.body.tracked_roi {
-            Some(roi) => Some(roi),
-            None => {
-                let start = Instant::now();
-                let roi = self.body.detect(image)?;
-                self.stage_ms.push(("detector", elapsed_ms(start)));
-                roi
-            }
-        };
-        let start = Instant::now();
-        let body = match roi {
-            Some(roi) => self.body.landmarks(image, &roi, frame.time)?,
-            None => None,
-        };
-        self.stage_ms.push(("body", elapsed_ms(start)));
-        let Some(body) = body else {
-            self.reset();
-            return Ok(HolisticLandmarks::default());
-        };
-
-        // The hands and the face depend only on the body: three workers, timed separately.
-        let (left, right, face) = {
-            let (left_stage, right_stage, face_stage) =
-                (&mut self.left_hand, &mut self.right_hand, &mut self.face);
-            let body = &body;
-            std::thread::scope(|scope| {
-                let right = scope.spawn(move || {
-                    let start = Instant::now();
-                    (right_stage.run(image, body), elapsed_ms(start))
-                });
-                let face = scope.spawn(move || {
-                    let start = Instant::now();
-                    (face_stage.run(image, body), elapsed_ms(start))
-                });
-                let start = Instant::now();
-                let left = (left_stage.run(image, body), elapsed_ms(start));
-                (left, right.join(), face.join())
-            })
-        };
+        // A frame of another size cannot continue this one's tracking: it waits for its turn.
+        let next = next
+            .filter(|next| (next.width, next.height) == (frame.width, frame.height))
+            .map(|next| Ok::<_, PoseError>((next.index, next.time, checked_image(next)?)))
+            .transpose()?;
+        let body_ahead = self
+            .body_ahead
+            .take()
+            .filter(|ahead| ahead.index == frame.index && ahead.time == frame.time);
         let panicked = |stage: &'static str| PoseError::Inference {
             stage,
             reason: "the worker thread panicked".into(),
         };
-        let ((left, left_ms), (right, right_ms), (face, face_ms)) = (
-            left,
-            right.map_err(|_| panicked("hands"))?,
-            face.map_err(|_| panicked("face"))?,
+        // First half: the body (unless computed with the previous frame), and beside it the
+        // hand and face models on the crops tracked from the previous frame, which need no
+        // body. Single-threaded runs side by side share two cores better than one model spread
+        // over them. Second half: the crops from the body, and the models again where tracking
+        // broke. The next frame's body runs beside both halves.
+        let (body_stage, left_stage, right_stage, face_stage) = (
+            &mut self.body,
+            &mut self.left_hand,
+            &mut self.right_hand,
+            &mut self.face,
         );
-        self.stage_ms.push(("left hand", left_ms));
-        self.stage_ms.push(("right hand", right_ms));
-        self.stage_ms.push(("face", face_ms));
+        let stage_ms = &mut self.stage_ms;
+        let (body, body_next, left, right, face) = std::thread::scope(|scope| {
+            let (left_body, left_body_rx) = sync_channel(1);
+            let (right_body, right_body_rx) = sync_channel(1);
+            let (face_body, face_body_rx) = sync_channel(1);
+            let mut body_senders = Some([left_body, right_body, face_body]);
+            // Hands the body to the three stages (once); no body leaves them with nothing.
+            let mut share_body = |body: &Result<Option<Vec<Landmark>>, PoseError>| {
+                let senders: Option<[SyncSender<Arc<Vec<Landmark>>>; 3]> = body_senders.take();
+                if let (Some(senders), Ok(Some(body))) = (senders, body) {
+                    let body = Arc::new(body.clone());
+                    for sender in senders {
+                        // A stage that failed has hung up; its error comes with its join.
+                        let _ = sender.send(body.clone());
+                    }
+                }
+            };
+            let precomputed = body_ahead.map(|ahead| {
+                stage_ms.extend(ahead.stage_ms);
+                ahead.body
+            });
+            if let Some(body) = &precomputed {
+                share_body(body);
+            }
+            let left = scope.spawn(move || {
+                in_two_halves(
+                    left_stage,
+                    image,
+                    &left_body_rx,
+                    HandStage::run_ahead,
+                    HandStage::run,
+                )
+            });
+            let right = scope.spawn(move || {
+                in_two_halves(
+                    right_stage,
+                    image,
+                    &right_body_rx,
+                    HandStage::run_ahead,
+                    HandStage::run,
+                )
+            });
+            let face = scope.spawn(move || {
+                in_two_halves(
+                    face_stage,
+                    image,
+                    &face_body_rx,
+                    FaceStage::run_ahead,
+                    FaceStage::run,
+                )
+            });
+            let body = match precomputed {
+                Some(body) => body,
+                None => {
+                    let body = body_stage.run(image, frame.time, stage_ms);
+                    share_body(&body);
+                    body
+                }
+            };
+            let body_next = match (&body, next) {
+                (Ok(Some(_)), Some((index, time, next_image))) => Some(scope.spawn(move || {
+                    let mut stage_ms = Vec::new();
+                    let body = body_stage.run(next_image, time, &mut stage_ms);
+                    BodyAhead {
+                        index,
+                        time,
+                        body,
+                        stage_ms,
+                    }
+                })),
+                _ => None,
+            };
+            (
+                body,
+                body_next.map(|handle| handle.join()),
+                left.join(),
+                right.join(),
+                face.join(),
+            )
+        });
+        let (left, left_ms) = left.map_err(|_| panicked("left hand"))??;
+        let (right, right_ms) = right.map_err(|_| panicked("right hand"))??;
+        let (face, face_ms) = face.map_err(|_| panicked("face"))??;
+        let Some(body) = body? else {
+            self.reset();
+            return Ok(HolisticLandmarks::default());
+        };
+        if let Some(joined) = body_next {
+            self.body_ahead = Some(joined.map_err(|_| panicked("body"))?);
+        }
+        let (Some(left), Some(right), Some(face)) = (left, right, face) else {
+            return Err(PoseError::Inference {
+                stage: "hands",
+                reason: "a hand or face stage finished without the body".into(),
+            });
+        };
+        for (name, ms) in [
+            ("left hand", left_ms),
+            ("right hand", right_ms),
+            ("face", face_ms),
+        ] {
+            self.stage_ms.push((name, ms));
+        }
         let ((left_hand, left_score, left_from_palm), (right_hand, right_score, right_from_palm)) =
-            (left?, right?);
-        let (face, face_score) = face?;
+            (left, right);
+        let (face, face_score) = face;
         Ok(HolisticLandmarks {
             body: Some(body),
             left_hand,
@@ -887,7 +1123,15 @@ pub fn keypoints_from_holistic(landmarks: &HolisticLandmarks) -> Vec<Keypoint> {
 
 impl PoseEstimator for MediapipeHolistic {
     fn estimate(&mut self, frame: &Frame) -> Result<PoseFrame, PoseError> {
-        let landmarks = self.estimate_holistic(frame)?;
+        self.estimate_with_next(frame, None)
+    }
+
+    fn estimate_with_next(
+        &mut self,
+        frame: &Frame,
+        next: Option<&Frame>,
+    ) -> Result<PoseFrame, PoseError> {
+        let landmarks = self.estimate_holistic_with_next(frame, next)?;
         Ok(PoseFrame {
             time: frame.time,
             keypoints_in_image: keypoints_from_holistic(&landmarks),
@@ -895,6 +1139,7 @@ impl PoseEstimator for MediapipeHolistic {
     }
 
     fn reset(&mut self) {
+        self.body_ahead = None;
         self.body.reset();
         self.left_hand.reset();
         self.right_hand.reset();
