@@ -941,7 +941,14 @@ impl PoseWorker {
             }
             previous_index = Some(index);
             let started_at = Instant::now();
-            match estimator.estimate(&job.frame) {
+            // The frame after this one is usually decoded already and next in line: the
+            // backend may start on it early.
+            let next = self
+                .store
+                .frame(index + 1)
+                .filter(|_| !self.store.has_pose(index + 1))
+                .map(|stored| stored.frame);
+            match estimator.estimate_with_next(&job.frame, next.as_ref()) {
                 Ok(pose) => {
                     let stage_ms = estimator.last_stage_ms();
                     self.store.insert_pose(index, StoredPose { pose, stage_ms });

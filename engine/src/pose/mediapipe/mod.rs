@@ -7,13 +7,17 @@
 //! crop comes from the body's wrist, index and pinky points via the `hand_recrop` model, or from
 //! the previous hand landmarks while they stay close; the face crop comes from a face detection
 //! inside a crop around the body's face points, or from the previous face landmarks.
-//! The hand and face models first run on the crops tracked from the previous frame, beside the
-//! body model; once the body is known, a crop that no longer agrees with the body's is redone.
+//!
+//! Scheduling (the results are Holistic's either way): given the next frame, its body model runs
+//! beside this frame's hands and face. Without it, the hand and face models start on the crops
+//! tracked from the previous frame beside the body model, and a crop that turns out not to
+//! agree with the body's is redone.
 //!
 //! Beyond Holistic: when the body-derived crop shows no hand although the wrist is visible, the
 //! palm detector of MediaPipe's hand tracking graph searches a region around the wrist, and the
 //! hand model runs on the crop of the palm nearest the wrist. That result is not tracked into
-//! the next frame, so frames where Holistic finds the hand are unchanged.
+//! the next frame, so frames where Holistic finds the hand are unchanged. A search that finds
+//! nothing rests for a few frames.
 
 pub mod detection;
 pub mod filter;
@@ -73,6 +77,9 @@ const WRIST_VISIBILITY_THRESHOLD: f32 = 0.1;
 /// The wrist visibility from which the palm fallback searches: a wrist the body model is unsure
 /// of is mostly a hand out of view, where the search costs a model run for nothing.
 const PALM_WRIST_VISIBILITY_THRESHOLD: f32 = 0.5;
+/// Frames the palm search rests after finding no hand: a hand out of view mostly stays out for
+/// a while, and one search costs more than the rest of the hand's work.
+const PALM_RETRY_FRAMES: u32 = 4;
 
 const HAND_TRACKING: TrackingLimits = TrackingLimits {
     rotation_degrees: 40.0,
@@ -371,6 +378,8 @@ struct HandStage {
     landmarks: OnnxModel,
     palm_detector: OnnxModel,
     palm_anchors: Vec<(f32, f32)>,
+    /// Frames to skip the palm search for, after one that found no hand.
+    palm_wait: u32,
     tracked: Option<Tracked>,
     input: Vec<f32>,
 }
@@ -453,6 +462,7 @@ fn hand_landmarks_to_rect(landmarks: &[Landmark]) -> RotatedRect {
 impl HandStage {
     fn reset(&mut self) {
         self.tracked = None;
+        self.palm_wait = 0;
     }
 
     /// Early, before the body is known: the landmarks on the tracked crop.
@@ -485,9 +495,14 @@ impl HandStage {
         if let Some((landmarks, presence)) = found {
             let roi = hand_landmarks_to_rect(&landmarks).transformed(2.0, -0.1, true);
             self.tracked = Some(Tracked::new(landmarks.clone(), roi));
+            self.palm_wait = 0;
             return Ok((Some(landmarks), presence, false));
         }
         // Holistic has lost this hand; the palm detector may still find it (untracked).
+        if self.palm_wait > 0 {
+            self.palm_wait -= 1;
+            return Ok((None, 0.0, false));
+        }
         Ok(self
             .hand_from_palm(image, body)?
             .map_or((None, 0.0, false), |(landmarks, presence)| {
@@ -501,10 +516,14 @@ impl HandStage {
         image: Image,
         body: &[Landmark],
     ) -> Result<Option<(Vec<Landmark>, f32)>, PoseError> {
-        match self.palm_rect(image, body)? {
-            Some(palm_roi) => self.landmarks_in(image, &palm_roi),
-            None => Ok(None),
+        let Some(palm_roi) = self.palm_rect(image, body)? else {
+            return Ok(None);
+        };
+        let found = self.landmarks_in(image, &palm_roi)?;
+        if found.is_none() {
+            self.palm_wait = PALM_RETRY_FRAMES;
         }
+        Ok(found)
     }
 
     /// The hand model's landmarks (image pixels) and presence inside `roi`, or `None` below the
@@ -583,6 +602,9 @@ impl HandStage {
                 distance_to_wrist(palm) <= PALM_WRIST_MAX_SHOULDER_WIDTHS * shoulder_width
             })
             .min_by(|a, b| distance_to_wrist(a).total_cmp(&distance_to_wrist(b)));
+        if nearest.is_none() {
+            self.palm_wait = PALM_RETRY_FRAMES;
+        }
         Ok(nearest.map(|palm| {
             let [x0, y0, x1, y1] = palm.bounding_box;
             let (center_x, center_y) = in_image(((x0 + x1) / 2.0, (y0 + y1) / 2.0));
@@ -871,6 +893,7 @@ impl MediapipeHolistic {
                 landmarks: open("hand_landmark_full.onnx", threads)?,
                 palm_detector: open("palm_detection_full.onnx", threads)?,
                 palm_anchors: PALM_DETECTOR.anchors(),
+                palm_wait: 0,
                 tracked: None,
                 input: Vec::new(),
             })
