@@ -97,8 +97,8 @@ fn holistic_of_clip(pose: &mut MediapipeHolistic, frames: &[Frame]) -> Vec<Holis
         .collect()
 }
 
-/// Running the next frame's body early changes nothing: frame by frame, the landmarks equal
-/// those of one frame at a time, on a clip where tracking holds (FOOTBALL) and one where hands
+/// Running the next frame's body early, or every stage on its own thread with several frames
+/// under way, changes nothing: frame by frame, the landmarks equal those of one frame at a time, on a clip where tracking holds (FOOTBALL) and one where hands
 /// are lost and found again (what-is-your-name).
 #[test]
 fn looking_one_frame_ahead_gives_the_same_landmarks() {
@@ -116,6 +116,24 @@ fn looking_one_frame_ahead_gives_the_same_landmarks() {
             .filter(|&i| one_at_a_time[i] != ahead[i])
             .collect();
         assert!(differing.is_empty(), "{name}: frames {differing:?} differ");
+        // And with the stages on their own threads, several frames under way.
+        pose.reset();
+        let mut streamed = Vec::new();
+        pose.estimate_holistic_run(
+            &mut clip.frames.iter().cloned(),
+            &mut |frame, landmarks, _| {
+                streamed.push((frame.index, landmarks));
+            },
+        )
+        .expect("estimate");
+        assert_eq!(streamed.len(), one_at_a_time.len());
+        let differing: Vec<usize> = (0..one_at_a_time.len())
+            .filter(|&i| streamed[i] != (i as u64, one_at_a_time[i].clone()))
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "{name}: streamed frames {differing:?} differ"
+        );
         // A reset (what a seek does) drops the body computed ahead for a frame never asked for.
         pose.reset();
         pose.estimate_holistic_with_next(&clip.frames[30], Some(&clip.frames[31]))

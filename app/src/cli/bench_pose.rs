@@ -100,23 +100,21 @@ pub fn run(args: BenchPoseArgs) -> anyhow::Result<()> {
     // Stage sums in the order the backend reports them.
     let mut stages: Vec<(&'static str, f64)> = Vec::new();
     let started = Instant::now();
-    for (index, frame) in clip.frames.iter().enumerate() {
-        // Stamped now so latency figures start here, as they would for a live source.
-        let frame = Frame {
-            captured_at: Instant::now(),
-            ..frame.clone()
-        };
-        // As `signcap pose` does: the decoder is one frame ahead.
-        estimator
-            .estimate_with_next(&frame, clip.frames.get(index + 1))
-            .with_context(|| format!("{}: frame {index}", args.video.display()))?;
-        for (stage, ms) in estimator.last_stage_ms() {
-            match stages.iter_mut().find(|(name, _)| *name == stage) {
-                Some((_, sum)) => *sum += ms,
-                None => stages.push((stage, ms)),
+    // As `signcap pose` runs: frames stamped as they enter, several under way at once.
+    let mut frames = clip.frames.iter().map(|frame| Frame {
+        captured_at: Instant::now(),
+        ..frame.clone()
+    });
+    estimator
+        .estimate_run(&mut frames, &mut |_, _, stage_ms| {
+            for &(stage, ms) in stage_ms {
+                match stages.iter_mut().find(|(name, _)| *name == stage) {
+                    Some((_, sum)) => *sum += ms,
+                    None => stages.push((stage, ms)),
+                }
             }
-        }
-    }
+        })
+        .with_context(|| format!("{}", args.video.display()))?;
     let loop_s = started.elapsed().as_secs_f64();
     let ours_fps = n as f64 / loop_s;
 

@@ -84,16 +84,25 @@ pub fn extract_poses(video_path: &Path, config: &PoseConfig) -> anyhow::Result<P
     let info = video.info().clone();
     let progress = progress_bar(info.frame_count);
     let mut frames = Vec::with_capacity(info.frame_count.unwrap_or(0) as usize);
-    // One frame of look-ahead lets the backend start on the next frame early.
-    let mut next = video.next_frame()?;
-    while let Some(frame) = next.take() {
-        next = video.next_frame()?;
-        let mut pose_frame = estimator
-            .estimate_with_next(&frame, next.as_ref())
-            .with_context(|| format!("{}: frame {}", video_path.display(), frame.index))?;
-        pose_frame.time = frame.time;
-        frames.push(pose_frame);
-        progress.inc(1);
+    // The backend may keep several frames under way; a decoding error ends the run and is
+    // reported after it.
+    let mut decode_error = None;
+    let mut decoded = std::iter::from_fn(|| match video.next_frame() {
+        Ok(frame) => frame,
+        Err(e) => {
+            decode_error = Some(e);
+            None
+        }
+    });
+    estimator
+        .estimate_run(&mut decoded, &mut |frame, mut pose_frame, _| {
+            pose_frame.time = frame.time;
+            frames.push(pose_frame);
+            progress.inc(1);
+        })
+        .with_context(|| format!("{}: frame {}", video_path.display(), frames.len()))?;
+    if let Some(e) = decode_error {
+        return Err(e.into());
     }
     progress.finish_and_clear();
     Ok(PoseSequence {

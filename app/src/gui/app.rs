@@ -285,6 +285,7 @@ impl App {
         let limits = PipelineLimits {
             max_cached_frames: self.settings.player.max_cached_frames,
             decode_ahead: self.settings.player.decode_ahead,
+            sync_delay_frames: self.settings.player.sync_delay_frames,
         };
         self.pipeline = Some(Pipeline::start(
             request,

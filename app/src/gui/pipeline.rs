@@ -6,7 +6,7 @@
 //! a shared [`Store`], which makes scrubbing instant once a frame has been seen. Every message
 //! carries the frame's capture time, from which the UI derives per-stage latency.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -243,6 +243,8 @@ pub struct PipelineLimits {
     pub max_cached_frames: usize,
     /// Frames decoded ahead of the playhead while there is time.
     pub decode_ahead: u64,
+    /// Frame periods a playing file is shown after its frame went to the pose stage.
+    pub sync_delay_frames: u64,
 }
 
 impl Default for PipelineLimits {
@@ -250,6 +252,7 @@ impl Default for PipelineLimits {
         Self {
             max_cached_frames: 1024,
             decode_ahead: 64,
+            sync_delay_frames: 0,
         }
     }
 }
@@ -638,15 +641,40 @@ impl CaptureWorker {
     /// known. A full channel drops its oldest frame for this one, so a slow stage always gets
     /// the newest frame next.
     fn emit(&self, stored: &StoredFrame) {
-        let index = stored.frame.index;
         // The frame enters the live pipeline now: decode-ahead may have read it much earlier.
         let captured_at = Instant::now();
-        let msg = FrameMsg { index, captured_at };
+        self.show(FrameMsg {
+            index: stored.frame.index,
+            captured_at,
+        });
+        self.feed_pose(stored, captured_at);
+    }
+
+    /// Tells the UI that playback has ended, unless frames are still on their way to the
+    /// screen: then returns true, to tell it after them.
+    fn ended(&self, frames_on_the_way: bool) -> bool {
+        if frames_on_the_way {
+            return true;
+        }
+        send_event(&self.events, WorkerEvent::Ended);
+        (self.repaint)();
+        false
+    }
+
+    /// Tells the UI that frame `msg.index` is due on screen now.
+    fn show(&self, msg: FrameMsg) {
         if send_newest(&self.to_ui, &self.to_ui_oldest, msg) {
             self.counters
                 .dropped_before_ui
                 .fetch_add(1, Ordering::Relaxed);
         }
+        (self.repaint)();
+    }
+
+    /// Hands `stored` to the pose stage unless its pose is known; a busy stage gets this frame
+    /// in place of the one waiting.
+    fn feed_pose(&self, stored: &StoredFrame, captured_at: Instant) {
+        let index = stored.frame.index;
         if !self.store.has_pose(index) {
             let mut frame = stored.frame.clone();
             frame.captured_at = captured_at;
@@ -657,7 +685,6 @@ impl CaptureWorker {
                     .fetch_add(1, Ordering::Relaxed);
             }
         }
-        (self.repaint)();
     }
 
     fn store_frame(&self, frame: Frame, playhead: u64) -> StoredFrame {
@@ -705,6 +732,10 @@ impl CaptureWorker {
         let mut end_of_stream_at: Option<u64> = None;
         let mut show_now = true;
         let mut sent_ahead: Option<u64> = None;
+        // Frames already with the pose stage, waiting for their time on screen (the sync
+        // delay), and whether the end of the clip comes after them.
+        let mut on_the_way: VecDeque<(Instant, FrameMsg)> = VecDeque::new();
+        let mut end_after_them = false;
 
         let mut pending: Option<CaptureCommand> = None;
 
@@ -729,8 +760,18 @@ impl CaptureWorker {
                             show_now = true;
                         }
                     }
-                    CaptureCommand::Pause => clock.playing = false,
+                    CaptureCommand::Pause => {
+                        clock.playing = false;
+                        // Resume from the first frame not yet shown.
+                        if let Some((_, first)) = on_the_way.front() {
+                            clock.playhead = first.index;
+                        }
+                        on_the_way.clear();
+                        end_after_them = false;
+                    }
                     CaptureCommand::Seek(index) => {
+                        on_the_way.clear();
+                        end_after_them = false;
                         sent_ahead = None;
                         clock.playhead = index.min(frame_count.saturating_sub(1));
                         clock.due = Instant::now();
@@ -739,8 +780,19 @@ impl CaptureWorker {
                 }
             }
 
-            // 1. Put the playhead frame on screen when it is due.
+            // 0. Show the frames whose sync delay is over.
             let now = Instant::now();
+            while on_the_way.front().is_some_and(|(at, _)| *at <= now) {
+                if let Some((_, msg)) = on_the_way.pop_front() {
+                    self.show(msg);
+                }
+            }
+            if end_after_them && on_the_way.is_empty() {
+                end_after_them = self.ended(false);
+            }
+
+            // 1. The playhead frame is due: to the pose stage now, on screen after the sync
+            // delay (at once when not playing).
             if show_now || (clock.playing && now >= clock.due) {
                 let index = clock.playhead;
                 let stored = match self.store.frame(index) {
@@ -753,14 +805,21 @@ impl CaptureWorker {
                         index,
                     )?,
                 };
+                let delay =
+                    frame_period.div_f64(clock.speed) * self.limits.sync_delay_frames as u32;
                 match stored {
+                    Some(stored) if clock.playing && !show_now && !delay.is_zero() => {
+                        let captured_at = Instant::now();
+                        self.feed_pose(&stored, captured_at);
+                        let msg = FrameMsg { index, captured_at };
+                        on_the_way.push_back((captured_at + delay, msg));
+                    }
                     Some(stored) => self.emit(&stored),
                     None => {
                         // Past the real end (the container over-stated its length).
                         clock.playing = false;
                         clock.playhead = end_of_stream_at.unwrap_or(1).saturating_sub(1);
-                        send_event(&self.events, WorkerEvent::Ended);
-                        (self.repaint)();
+                        end_after_them = self.ended(!on_the_way.is_empty());
                         continue;
                     }
                 }
@@ -769,8 +828,7 @@ impl CaptureWorker {
                     let last = end_of_stream_at.unwrap_or(frame_count).saturating_sub(1);
                     if index >= last {
                         clock.playing = false;
-                        send_event(&self.events, WorkerEvent::Ended);
-                        (self.repaint)();
+                        end_after_them = self.ended(!on_the_way.is_empty());
                     } else {
                         clock.playhead = index + 1;
                         clock.due += frame_period.div_f64(clock.speed);
@@ -829,14 +887,14 @@ impl CaptureWorker {
             }
 
             // 4. Nothing to do until the next frame is due or a command arrives.
-            let wait = if clock.playing {
-                clock
-                    .due
-                    .saturating_duration_since(Instant::now())
-                    .min(Duration::from_millis(5))
-            } else {
-                Duration::from_millis(5)
-            };
+            let now = Instant::now();
+            let mut wait = Duration::from_millis(5);
+            if clock.playing {
+                wait = wait.min(clock.due.saturating_duration_since(now));
+            }
+            if let Some((at, _)) = on_the_way.front() {
+                wait = wait.min(at.saturating_duration_since(now));
+            }
             match self.commands.recv_timeout(wait) {
                 Ok(command) => pending = Some(command),
                 Err(RecvTimeoutError::Timeout) => {}
@@ -1038,6 +1096,126 @@ mod tests {
             Ok(PoseFrame::empty(frame.time))
         }
         fn reset(&mut self) {}
+    }
+
+    /// A seekable 30 fps clip of tiny frames.
+    struct ScriptedFile {
+        info: SourceInfo,
+        next: u64,
+    }
+
+    impl ScriptedFile {
+        fn new(frames: u64) -> Self {
+            Self {
+                info: SourceInfo {
+                    name: "clip".into(),
+                    width: 4,
+                    height: 2,
+                    fps: 30.0,
+                    frame_count: Some(frames),
+                    duration: Some(frames as f64 / 30.0),
+                },
+                next: 0,
+            }
+        }
+    }
+
+    impl FrameSource for ScriptedFile {
+        fn info(&self) -> &SourceInfo {
+            &self.info
+        }
+        fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+            if Some(self.next) == self.info.frame_count {
+                return Ok(None);
+            }
+            self.next += 1;
+            Ok(Some(Frame {
+                index: self.next - 1,
+                time: (self.next - 1) as f64 / 30.0,
+                captured_at: Instant::now(),
+                width: 4,
+                height: 2,
+                rgb: Arc::new(vec![0; 24]),
+            }))
+        }
+        fn seek(&mut self, frame_index: u64) -> Result<(), SourceError> {
+            self.next = frame_index;
+            Ok(())
+        }
+    }
+
+    /// A pose stage slower than the video: 40 ms a frame against 33 ms frame periods.
+    struct SlowerThanVideo;
+
+    impl PoseEstimator for SlowerThanVideo {
+        fn estimate(&mut self, frame: &Frame) -> Result<PoseFrame, PoseError> {
+            std::thread::sleep(Duration::from_millis(40));
+            Ok(PoseFrame::empty(frame.time))
+        }
+        fn reset(&mut self) {}
+    }
+
+    fn play_file(sync_delay_frames: u64) -> (Pipeline, Vec<(u64, u64)>) {
+        let pipeline = Pipeline::start(
+            SourceRequest::File("clip.mp4".into()),
+            Arc::new(|_| Ok(Box::new(ScriptedFile::new(60)) as Box<dyn FrameSource>)),
+            Arc::new(|_| Ok(Box::new(SlowerThanVideo) as Box<dyn PoseEstimator>)),
+            PoseConfig::default(),
+            PipelineLimits {
+                // No look-ahead: only the playback clock feeds the pose stage.
+                decode_ahead: 0,
+                sync_delay_frames,
+                ..PipelineLimits::default()
+            },
+            || {},
+        );
+        pipeline.command(CaptureCommand::Play { speed: 1.0 });
+        // (shown frame, frames its newest pose trails it) as the UI would see them.
+        let mut shown = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(msg) = pipeline.frames_to_ui.recv_timeout(Duration::from_millis(5)) {
+                let lag = pipeline
+                    .store
+                    .pose_at_or_before(msg.index)
+                    .map_or(u64::MAX, |(i, _)| msg.index - i);
+                shown.push((msg.index, lag));
+            }
+            if pipeline
+                .events
+                .try_iter()
+                .any(|e| matches!(e, WorkerEvent::Ended))
+            {
+                break;
+            }
+        }
+        (pipeline, shown)
+    }
+
+    #[test]
+    fn the_sync_delay_keeps_keypoints_with_a_video_faster_than_pose() {
+        // A frame waits at most one estimate for the stage and one for its own pose: 80 ms,
+        // well inside four frame periods.
+        let (pipeline, shown) = play_file(4);
+        let indices: Vec<u64> = shown.iter().map(|(i, _)| *i).collect();
+        assert_eq!(indices.last(), Some(&59), "the clip played to its end");
+        assert!(indices.windows(2).all(|w| w[0] < w[1]), "{indices:?}");
+        // The pose stage skips frames it has no time for; every shown frame has its own pose
+        // or the one before (the first frame is shown before any pose exists).
+        let worst = shown.iter().skip(1).map(|(_, lag)| *lag).max();
+        assert!(worst <= Some(1), "overlay lags: {shown:?}");
+        assert!(
+            pipeline
+                .counters
+                .dropped_before_pose
+                .load(Ordering::Relaxed)
+                > 0
+        );
+
+        // Without the delay the same stage trails the video by more.
+        let (_, shown) = play_file(0);
+        let worst = shown.iter().skip(1).map(|(_, lag)| *lag).max();
+        assert!(worst >= Some(2), "without the delay: {shown:?}");
     }
 
     #[test]

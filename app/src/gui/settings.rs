@@ -40,6 +40,10 @@ pub struct PlayerSettings {
     pub max_cached_frames: usize,
     /// Frames decoded ahead of the playhead.
     pub decode_ahead: u64,
+    /// Frames a playing file is shown behind the pose stage's feed, so that the keypoints of
+    /// each frame are ready when it is shown even when pose estimation runs slower than the
+    /// video; 0 shows frames as they are decoded.
+    pub sync_delay_frames: u64,
 }
 
 impl Default for PlayerSettings {
@@ -47,6 +51,7 @@ impl Default for PlayerSettings {
         Self {
             max_cached_frames: 1024,
             decode_ahead: 64,
+            sync_delay_frames: 3,
         }
     }
 }

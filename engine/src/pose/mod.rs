@@ -7,6 +7,9 @@ pub mod runtime;
 use crate::keypoints::PoseFrame;
 use crate::source::Frame;
 
+/// Milliseconds per named backend stage for one frame.
+pub type StageTimes = [(&'static str, f64)];
+
 /// A pose backend. One worker thread owns it (ONNX sessions need `&mut`).
 pub trait PoseEstimator: Send {
     /// Keypoints of the largest person in `frame`; frames are given in order, so the backend
@@ -20,6 +23,21 @@ pub trait PoseEstimator: Send {
         _next: Option<&Frame>,
     ) -> Result<PoseFrame, PoseError> {
         self.estimate(frame)
+    }
+    /// Estimates consecutive frames (continuing from the last call, like `estimate`) and hands
+    /// each frame's pose to `sink` in order with its stage times; a backend may have several
+    /// frames under way at once. The poses are those of one frame at a time.
+    fn estimate_run(
+        &mut self,
+        frames: &mut dyn Iterator<Item = Frame>,
+        sink: &mut dyn FnMut(&Frame, PoseFrame, &StageTimes),
+    ) -> Result<(), PoseError> {
+        let mut frames = frames.peekable();
+        while let Some(frame) = frames.next() {
+            let pose = self.estimate_with_next(&frame, frames.peek())?;
+            sink(&frame, pose, &self.last_stage_ms());
+        }
+        Ok(())
     }
     /// Forgets tracking state (after a seek or a source change).
     fn reset(&mut self);

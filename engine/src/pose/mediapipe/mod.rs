@@ -23,6 +23,7 @@ pub mod detection;
 pub mod filter;
 pub mod geometry;
 
+use std::collections::VecDeque;
 use std::f32::consts::FRAC_PI_2;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,7 +34,7 @@ use self::detection::{FACE_DETECTOR, PALM_DETECTOR, POSE_DETECTOR};
 use self::filter::{AUX_LANDMARK_SMOOTHING, LandmarkSmoother, POSE_LANDMARK_SMOOTHING};
 use self::geometry::{Border, Landmark, RotatedRect, TrackingLimits, crop_to_tensor};
 use super::runtime::{OnnxModel, ort_environment};
-use super::{PoseConfig, PoseError, PoseEstimator};
+use super::{PoseConfig, PoseError, PoseEstimator, StageTimes};
 use crate::keypoints::holistic::{HolisticPoints, coco_wholebody_from_holistic};
 use crate::keypoints::{Keypoint, PoseFrame};
 use crate::source::Frame;
@@ -825,6 +826,55 @@ fn in_two_halves<S, T>(
     Ok((Some(result?), ahead_ms + behind_ms))
 }
 
+/// Frames under way at once in [`MediapipeHolistic::estimate_holistic_run`].
+pub const FRAMES_IN_FLIGHT: usize = 3;
+
+/// One frame for a hand or face stage thread: the body, or none (then the stage starts over).
+struct StageJob {
+    frame: Frame,
+    body: Option<Arc<Vec<Landmark>>>,
+    /// The frame size changed: forget the tracking first.
+    restart: bool,
+}
+
+/// A hand or face stage over a run of frames: its result and milliseconds per frame in order,
+/// `None` for frames without a body. Ends at the first error, after sending it.
+fn stage_worker<S, T>(
+    stage: &mut S,
+    jobs: &Receiver<StageJob>,
+    results: &SyncSender<Result<Option<(T, f64)>, PoseError>>,
+    reset: fn(&mut S),
+    run: fn(&mut S, Image, &[Landmark]) -> Result<T, PoseError>,
+) {
+    for job in jobs {
+        if job.restart {
+            reset(stage);
+        }
+        let result = match &job.body {
+            Some(body) => checked_image(&job.frame).and_then(|image| {
+                let (result, ms) = timed(|| run(stage, image, body));
+                result.map(|found| Some((found, ms)))
+            }),
+            None => {
+                reset(stage);
+                Ok(None)
+            }
+        };
+        let failed = result.is_err();
+        if results.send(result).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// The error for a stage thread that stopped early.
+fn stopped(stage: &'static str) -> PoseError {
+    PoseError::Inference {
+        stage,
+        reason: "the worker thread stopped".into(),
+    }
+}
+
 /// `frame` as an image, checking that its pixels match its size.
 fn checked_image(frame: &Frame) -> Result<Image<'_>, PoseError> {
     let (width, height) = (frame.width as usize, frame.height as usize);
@@ -921,6 +971,172 @@ impl MediapipeHolistic {
             image_size: (0, 0),
             stage_ms: Vec::new(),
         })
+    }
+
+    /// Runs the Holistic graph over consecutive frames with the body, each hand and the face on
+    /// threads of their own and up to [`FRAMES_IN_FLIGHT`] frames under way: a stage waits for
+    /// its frame's body, never for the other stages. The landmarks are those of one frame at a
+    /// time; `sink` gets them in frame order with the frame's stage times.
+    pub fn estimate_holistic_run(
+        &mut self,
+        frames: &mut dyn Iterator<Item = Frame>,
+        sink: &mut dyn FnMut(&Frame, HolisticLandmarks, &StageTimes),
+    ) -> Result<(), PoseError> {
+        self.body_ahead = None;
+        let (body_stage, left_stage, right_stage, face_stage) = (
+            &mut self.body,
+            &mut self.left_hand,
+            &mut self.right_hand,
+            &mut self.face,
+        );
+        let mut image_size = self.image_size;
+        let result = std::thread::scope(|scope| -> Result<(u32, u32), PoseError> {
+            let (frames_tx, frames_rx) = sync_channel::<Frame>(FRAMES_IN_FLIGHT);
+            let (bodies_tx, bodies_rx) = sync_channel(FRAMES_IN_FLIGHT);
+            let (left_tx, left_jobs) = sync_channel(FRAMES_IN_FLIGHT);
+            let (right_tx, right_jobs) = sync_channel(FRAMES_IN_FLIGHT);
+            let (face_tx, face_jobs) = sync_channel(FRAMES_IN_FLIGHT);
+            let body_thread = scope.spawn(move || {
+                for frame in frames_rx {
+                    // A new frame size starts tracking afresh, as one frame at a time does.
+                    let restart = image_size != (frame.width, frame.height);
+                    image_size = (frame.width, frame.height);
+                    if restart {
+                        body_stage.reset();
+                    }
+                    let mut stage_ms = Vec::new();
+                    let body = checked_image(&frame)
+                        .and_then(|image| body_stage.run(image, frame.time, &mut stage_ms));
+                    let body = match body {
+                        Ok(body) => body.map(Arc::new),
+                        Err(e) => {
+                            let _ = bodies_tx.send(Err(e));
+                            return image_size;
+                        }
+                    };
+                    if body.is_none() {
+                        body_stage.reset();
+                    }
+                    for jobs in [&left_tx, &right_tx, &face_tx] {
+                        let job = StageJob {
+                            frame: frame.clone(),
+                            body: body.clone(),
+                            restart,
+                        };
+                        if jobs.send(job).is_err() {
+                            return image_size;
+                        }
+                    }
+                    if bodies_tx.send(Ok((body, stage_ms))).is_err() {
+                        return image_size;
+                    }
+                }
+                image_size
+            });
+            let (left_results_tx, left_results) = sync_channel(FRAMES_IN_FLIGHT);
+            let (right_results_tx, right_results) = sync_channel(FRAMES_IN_FLIGHT);
+            let (face_results_tx, face_results) = sync_channel(FRAMES_IN_FLIGHT);
+            let stage_threads = [
+                scope.spawn(move || {
+                    stage_worker(
+                        left_stage,
+                        &left_jobs,
+                        &left_results_tx,
+                        HandStage::reset,
+                        HandStage::run,
+                    )
+                }),
+                scope.spawn(move || {
+                    stage_worker(
+                        right_stage,
+                        &right_jobs,
+                        &right_results_tx,
+                        HandStage::reset,
+                        HandStage::run,
+                    )
+                }),
+                scope.spawn(move || {
+                    stage_worker(
+                        face_stage,
+                        &face_jobs,
+                        &face_results_tx,
+                        FaceStage::reset,
+                        FaceStage::run,
+                    )
+                }),
+            ];
+
+            // Keep the pipeline full; collect the oldest frame's parts as they come.
+            let mut under_way = VecDeque::with_capacity(FRAMES_IN_FLIGHT);
+            let collected = (|| -> Result<(), PoseError> {
+                loop {
+                    while under_way.len() < FRAMES_IN_FLIGHT {
+                        let Some(frame) = frames.next() else { break };
+                        under_way.push_back(frame.clone());
+                        // A body stage that stopped has sent its error ahead of this frame.
+                        if frames_tx.send(frame).is_err() {
+                            break;
+                        }
+                    }
+                    let Some(frame) = under_way.pop_front() else {
+                        return Ok(());
+                    };
+                    let (body, mut stage_ms) = bodies_rx.recv().map_err(|_| stopped("body"))??;
+                    let left = left_results.recv().map_err(|_| stopped("left hand"))??;
+                    let right = right_results.recv().map_err(|_| stopped("right hand"))??;
+                    let face = face_results.recv().map_err(|_| stopped("face"))??;
+                    let landmarks = match (body, left, right, face) {
+                        (
+                            Some(body),
+                            Some(((left_hand, left_score, left_from_palm), left_ms)),
+                            Some(((right_hand, right_score, right_from_palm), right_ms)),
+                            Some(((face, face_score), face_ms)),
+                        ) => {
+                            stage_ms.extend([
+                                ("left hand", left_ms),
+                                ("right hand", right_ms),
+                                ("face", face_ms),
+                            ]);
+                            HolisticLandmarks {
+                                body: Some(Arc::unwrap_or_clone(body)),
+                                left_hand,
+                                right_hand,
+                                face,
+                                hand_scores: (left_score, right_score),
+                                hands_from_palm: (left_from_palm, right_from_palm),
+                                face_score,
+                            }
+                        }
+                        _ => HolisticLandmarks::default(),
+                    };
+                    sink(&frame, landmarks, &stage_ms);
+                }
+            })();
+            // Hang up so that every thread ends, then report the first failure.
+            drop(frames_tx);
+            drop((bodies_rx, left_results, right_results, face_results));
+            let body_thread = body_thread.join();
+            let stages_panicked = stage_threads
+                .into_iter()
+                .map(|thread| thread.join().is_err())
+                .fold(false, |a, b| a | b);
+            collected?;
+            match body_thread {
+                Ok(size) if !stages_panicked => Ok(size),
+                _ => Err(stopped("pose")),
+            }
+        });
+        match result {
+            Ok(size) => {
+                self.image_size = size;
+                Ok(())
+            }
+            Err(e) => {
+                // Stages stopped at different frames: nothing to track from.
+                self.reset();
+                Err(e)
+            }
+        }
     }
 
     /// Runs the Holistic graph on one frame (frames in order) and returns the raw landmarks.
@@ -1158,6 +1374,20 @@ impl PoseEstimator for MediapipeHolistic {
         Ok(PoseFrame {
             time: frame.time,
             keypoints_in_image: keypoints_from_holistic(&landmarks),
+        })
+    }
+
+    fn estimate_run(
+        &mut self,
+        frames: &mut dyn Iterator<Item = Frame>,
+        sink: &mut dyn FnMut(&Frame, PoseFrame, &StageTimes),
+    ) -> Result<(), PoseError> {
+        self.estimate_holistic_run(frames, &mut |frame, landmarks, stage_ms| {
+            let pose = PoseFrame {
+                time: frame.time,
+                keypoints_in_image: keypoints_from_holistic(&landmarks),
+            };
+            sink(frame, pose, stage_ms);
         })
     }
 
