@@ -119,3 +119,30 @@ fn missing_pose_model_names_the_path_while_video_keeps_playing() {
     });
     assert_responsive(&mut harness);
 }
+
+/// Where the desktop has no file dialog to show (no xdg-desktop-portal on a session bus, no
+/// zenity), "Open video…" says so and opens the in-window browser instead.
+#[test]
+fn without_a_system_file_dialog_the_built_in_browser_opens() {
+    let has_session_bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+    let has_zenity = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("zenity").is_file()));
+    if has_session_bus || has_zenity {
+        eprintln!("skipped: this desktop can show a real file dialog");
+        return;
+    }
+    let mut options = engine_options();
+    options.settings.ui.system_file_dialog = true;
+    let mut harness = harness(options);
+    harness.run_steps(2);
+    harness.get_by_label("Open video… (Ctrl+O)").click();
+    step_until(
+        &mut harness,
+        Duration::from_secs(10),
+        "the fallback notice",
+        |app| has_notice(app, &["No system file dialog"]),
+    );
+    harness.run_steps(2);
+    harness.get_by_label("File name");
+    assert_responsive(&mut harness);
+}

@@ -11,7 +11,7 @@ use signcap_engine::pose::{PoseConfig, PoseError, PoseEstimator};
 use signcap_engine::source::{self, FrameSource, SourceError, SourceInfo};
 
 use super::export::{EXPORT_EXTENSIONS, ExportJob, export_frame};
-use super::file_browser::{BrowserPurpose, FileBrowser};
+use super::file_browser::{BrowserPurpose, FileBrowser, SystemDialog, SystemDialogOutcome};
 use super::inspect::{self, NormalizedFrame};
 use super::latency::LatencyStats;
 use super::overlay::{self, GroupToggles, OverlayCallback, OverlayResources};
@@ -166,6 +166,9 @@ pub struct App {
     /// Last export result, for the status line and tests.
     pub last_export: Option<Result<PathBuf, String>>,
     browser: Option<FileBrowser>,
+    system_dialog: Option<SystemDialog>,
+    /// The desktop's dialog could not be shown once: the browser serves for this session.
+    system_dialog_missing: bool,
     path_input: String,
     cameras: Option<Result<Vec<(u32, String)>, String>>,
     /// The start screen's live picture of the camera the user is looking at.
@@ -210,6 +213,8 @@ impl App {
             export: None,
             last_export: None,
             browser: None,
+            system_dialog: None,
+            system_dialog_missing: false,
             path_input: String::new(),
             cameras: None,
             preview: None,
@@ -566,10 +571,7 @@ impl App {
             };
         }
         if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::O)) {
-            self.browser = Some(FileBrowser::new(
-                BrowserPurpose::Open,
-                self.browse_start_dir(),
-            ));
+            self.choose_file(ctx, BrowserPurpose::Open);
         }
         if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::W)) {
             self.close();
@@ -590,10 +592,7 @@ impl App {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
                 if ui.button("Open video… (Ctrl+O)").clicked() {
-                    self.browser = Some(FileBrowser::new(
-                        BrowserPurpose::Open,
-                        self.browse_start_dir(),
-                    ));
+                    self.choose_file(ui.ctx(), BrowserPurpose::Open);
                 }
                 ui.menu_button("Recent files", |ui| {
                     let recent = self.settings.ui.recent_files.clone();
@@ -613,20 +612,14 @@ impl App {
                         .add_enabled(can_export, egui::Button::new(format!("Export .{ext}…")))
                         .clicked()
                     {
-                        self.browser = Some(FileBrowser::new(
-                            BrowserPurpose::ExportClip(ext),
-                            self.browse_start_dir(),
-                        ));
+                        self.choose_file(ui.ctx(), BrowserPurpose::ExportClip(ext));
                     }
                 }
                 if ui
                     .add_enabled(self.is_open(), egui::Button::new("Export current frame…"))
                     .clicked()
                 {
-                    self.browser = Some(FileBrowser::new(
-                        BrowserPurpose::ExportFrame,
-                        self.browse_start_dir(),
-                    ));
+                    self.choose_file(ui.ctx(), BrowserPurpose::ExportFrame);
                 }
                 ui.separator();
                 if ui
@@ -693,10 +686,7 @@ impl App {
             };
             left.strong("Open a video");
             if left.button("Open video… (Ctrl+O)").clicked() {
-                self.browser = Some(FileBrowser::new(
-                    BrowserPurpose::Open,
-                    self.browse_start_dir(),
-                ));
+                self.choose_file(left.ctx(), BrowserPurpose::Open);
             }
             left.horizontal(|ui| {
                 let label = ui.label("Path:");
@@ -1143,7 +1133,41 @@ impl App {
         self.settings_open = open;
     }
 
+    /// Asks for a file for `purpose`: the desktop's dialog when enabled, else the in-window
+    /// browser.
+    fn choose_file(&mut self, ctx: &egui::Context, purpose: BrowserPurpose) {
+        let dir = self.browse_start_dir();
+        if self.settings.ui.system_file_dialog && !self.system_dialog_missing {
+            let ctx = ctx.clone();
+            self.system_dialog = Some(SystemDialog::start(purpose, dir, move || {
+                ctx.request_repaint()
+            }));
+        } else {
+            self.browser = Some(FileBrowser::new(purpose, dir));
+        }
+    }
+
     fn browser_window(&mut self, ctx: &egui::Context) {
+        let outcome = self
+            .system_dialog
+            .as_ref()
+            .and_then(|d| Some((d.purpose, d.poll()?)));
+        if let Some((purpose, outcome)) = outcome {
+            self.system_dialog = None;
+            match outcome {
+                SystemDialogOutcome::Chosen(path) => self.use_chosen_path(ctx, purpose, path),
+                SystemDialogOutcome::Cancelled => {}
+                SystemDialogOutcome::Unavailable => {
+                    self.notice(
+                        "No system file dialog here (it needs xdg-desktop-portal or zenity): \
+                         using the built-in browser.",
+                        false,
+                    );
+                    self.system_dialog_missing = true;
+                    self.browser = Some(FileBrowser::new(purpose, self.browse_start_dir()));
+                }
+            }
+        }
         let Some(browser) = &mut self.browser else {
             return;
         };
@@ -1152,9 +1176,12 @@ impl App {
         };
         let purpose = browser.purpose;
         self.browser = None;
-        let Some(path) = outcome else {
-            return;
-        };
+        if let Some(path) = outcome {
+            self.use_chosen_path(ctx, purpose, path);
+        }
+    }
+
+    fn use_chosen_path(&mut self, ctx: &egui::Context, purpose: BrowserPurpose, path: PathBuf) {
         match purpose {
             BrowserPurpose::Open => self.open(ctx, SourceRequest::File(path)),
             BrowserPurpose::ExportClip(_) => self.start_export(ctx, path),

@@ -1,7 +1,10 @@
-//! A small in-window file browser for opening videos and choosing export paths (no native
-//! dialog dependency, and it works the same under Xvfb and in tests).
+//! Choosing files: the desktop's own dialog when there is one, and a small in-window browser
+//! that works everywhere (under Xvfb, without a portal, in tests).
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError, bounded};
 
 /// What the chosen path is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,5 +136,119 @@ impl FileBrowser {
             return Some(None);
         }
         outcome
+    }
+}
+
+/// Extensions the open dialog offers: videos and pose files.
+const OPEN_EXTENSIONS: [&str; 9] = [
+    "mp4", "mov", "mkv", "webm", "avi", "m4v", "pose", "json", "pkl",
+];
+
+/// A dialog answered faster than this was never shown: no portal and no zenity.
+const UNAVAILABLE_WITHIN: Duration = Duration::from_millis(300);
+
+/// How the desktop's file dialog ended.
+#[derive(Debug, PartialEq)]
+pub enum SystemDialogOutcome {
+    /// The user chose this path.
+    Chosen(PathBuf),
+    /// The user cancelled.
+    Cancelled,
+    /// No dialog could be shown (no xdg-desktop-portal and no zenity).
+    Unavailable,
+}
+
+/// The desktop's own file dialog (xdg-desktop-portal, else zenity, through `rfd`), run on a
+/// worker thread so the UI keeps drawing while it is open.
+pub struct SystemDialog {
+    /// What the path is for.
+    pub purpose: BrowserPurpose,
+    started: Instant,
+    answer: Receiver<Option<PathBuf>>,
+}
+
+impl SystemDialog {
+    /// Opens the dialog in `dir`; `repaint` wakes the UI when it closes.
+    pub fn start(
+        purpose: BrowserPurpose,
+        dir: PathBuf,
+        repaint: impl Fn() + Send + 'static,
+    ) -> Self {
+        let (answer_tx, answer) = bounded(1);
+        let dialog = rfd::AsyncFileDialog::new().set_directory(&dir);
+        std::thread::spawn(move || {
+            let chosen = pollster::block_on(async move {
+                let handle = match purpose {
+                    BrowserPurpose::Open => {
+                        dialog
+                            .set_title("Open video")
+                            .add_filter("Videos and pose files", &OPEN_EXTENSIONS)
+                            .pick_file()
+                            .await
+                    }
+                    BrowserPurpose::ExportClip(ext) => {
+                        dialog
+                            .set_title("Export keypoints")
+                            .set_file_name(format!("keypoints.{ext}"))
+                            .save_file()
+                            .await
+                    }
+                    BrowserPurpose::ExportFrame => {
+                        dialog
+                            .set_title("Export current frame")
+                            .set_file_name("frame.json")
+                            .save_file()
+                            .await
+                    }
+                };
+                handle.map(|h| h.path().to_path_buf())
+            });
+            // The app may have closed the dialog's owner meanwhile.
+            let _ = answer_tx.send(chosen);
+            repaint();
+        });
+        Self {
+            purpose,
+            started: Instant::now(),
+            answer,
+        }
+    }
+
+    /// The outcome once the dialog has closed, `None` while it is open.
+    pub fn poll(&self) -> Option<SystemDialogOutcome> {
+        match self.answer.try_recv() {
+            Ok(Some(path)) => Some(SystemDialogOutcome::Chosen(path)),
+            Ok(None) => Some(classify_empty_answer(self.started.elapsed())),
+            Err(TryRecvError::Empty) => None,
+            // The worker died without answering: treat it like a dialog that never came up.
+            Err(TryRecvError::Disconnected) => Some(SystemDialogOutcome::Unavailable),
+        }
+    }
+}
+
+/// An answer without a path is a cancel, unless it came too fast for anyone to have seen a
+/// dialog: `rfd` answers `None` both ways.
+fn classify_empty_answer(after: Duration) -> SystemDialogOutcome {
+    if after < UNAVAILABLE_WITHIN {
+        SystemDialogOutcome::Unavailable
+    } else {
+        SystemDialogOutcome::Cancelled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instant_empty_answer_means_no_dialog_was_shown() {
+        assert_eq!(
+            classify_empty_answer(Duration::from_millis(20)),
+            SystemDialogOutcome::Unavailable
+        );
+        assert_eq!(
+            classify_empty_answer(Duration::from_secs(3)),
+            SystemDialogOutcome::Cancelled
+        );
     }
 }

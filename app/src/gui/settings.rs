@@ -57,7 +57,7 @@ impl Default for PlayerSettings {
 }
 
 /// Look and behaviour of the window (`[ui]` table).
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct UiSettings {
     /// Colour theme.
@@ -66,6 +66,20 @@ pub struct UiSettings {
     pub groups: GroupToggles,
     /// Recently opened files, newest first.
     pub recent_files: Vec<PathBuf>,
+    /// Choose files with the desktop's dialog (xdg-desktop-portal or zenity) rather than the
+    /// in-window browser; the browser stands in where no dialog can be shown.
+    pub system_file_dialog: bool,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        Self {
+            theme: ThemeChoice::default(),
+            groups: GroupToggles::default(),
+            recent_files: Vec::new(),
+            system_file_dialog: true,
+        }
+    }
 }
 
 /// Everything in `settings.toml`.

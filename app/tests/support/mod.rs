@@ -37,9 +37,12 @@ pub fn clip(name: &str) -> PathBuf {
     shared_dir().join("eval-media/videos").join(name)
 }
 
-/// Options with the real engine parts and in-memory settings.
+/// Options with the real engine parts and in-memory settings; files are chosen in the
+/// in-window browser, which the tests can drive.
 pub fn engine_options() -> AppOptions {
-    AppOptions::with_engine(Settings::default(), None)
+    let mut settings = Settings::default();
+    settings.ui.system_file_dialog = false;
+    AppOptions::with_engine(settings, None)
 }
 
 /// Builds the real app offscreen on wgpu (lavapipe here).
