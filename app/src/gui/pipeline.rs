@@ -1088,11 +1088,12 @@ mod tests {
         }
     }
 
-    struct SlowPose;
+    /// A pose stage that takes this long per frame.
+    struct SlowPose(Duration);
 
     impl PoseEstimator for SlowPose {
         fn estimate(&mut self, frame: &Frame) -> Result<PoseFrame, PoseError> {
-            std::thread::sleep(Duration::from_millis(30));
+            std::thread::sleep(self.0);
             Ok(PoseFrame::empty(frame.time))
         }
         fn reset(&mut self) {}
@@ -1144,22 +1145,14 @@ mod tests {
         }
     }
 
-    /// A pose stage slower than the video: 40 ms a frame against 33 ms frame periods.
-    struct SlowerThanVideo;
-
-    impl PoseEstimator for SlowerThanVideo {
-        fn estimate(&mut self, frame: &Frame) -> Result<PoseFrame, PoseError> {
-            std::thread::sleep(Duration::from_millis(40));
-            Ok(PoseFrame::empty(frame.time))
-        }
-        fn reset(&mut self) {}
-    }
-
     fn play_file(sync_delay_frames: u64) -> (Pipeline, Vec<(u64, u64)>) {
         let pipeline = Pipeline::start(
             SourceRequest::File("clip.mp4".into()),
             Arc::new(|_| Ok(Box::new(ScriptedFile::new(60)) as Box<dyn FrameSource>)),
-            Arc::new(|_| Ok(Box::new(SlowerThanVideo) as Box<dyn PoseEstimator>)),
+            // Slower than the video: 40 ms a frame against 33 ms frame periods.
+            Arc::new(|_| {
+                Ok(Box::new(SlowPose(Duration::from_millis(40))) as Box<dyn PoseEstimator>)
+            }),
             PoseConfig::default(),
             PipelineLimits {
                 // No look-ahead: only the playback clock feeds the pose stage.
@@ -1236,7 +1229,9 @@ mod tests {
                     next: 0,
                 }) as Box<dyn FrameSource>)
             }),
-            Arc::new(|_| Ok(Box::new(SlowPose) as Box<dyn PoseEstimator>)),
+            Arc::new(|_| {
+                Ok(Box::new(SlowPose(Duration::from_millis(30))) as Box<dyn PoseEstimator>)
+            }),
             PoseConfig::default(),
             PipelineLimits::default(),
             || {},

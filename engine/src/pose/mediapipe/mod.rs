@@ -407,20 +407,26 @@ impl Tracked {
         }
     }
 
-    /// The landmarks of the tracked crop if it `keeps_tracking` against `recrop` (computing
-    /// them with `model` unless done early), else `None`.
-    fn kept<E>(
-        self,
+    /// Holistic's crop choice: the tracked crop while it `keeps_tracking` against `recrop`
+    /// (its landmarks computed with `model` unless done early), else `recrop`.
+    fn landmarks_in_chosen_crop<E>(
+        tracked: Option<Self>,
         recrop: &RotatedRect,
         limits: &TrackingLimits,
-        model: impl FnOnce(&RotatedRect) -> Result<Found, E>,
-    ) -> Result<Option<Found>, E> {
-        if !self.roi.keeps_tracking(recrop, &self.previous, limits) {
-            return Ok(None);
-        }
-        match self.found {
-            Some(found) => Ok(Some(found)),
-            None => model(&self.roi).map(Some),
+        mut model: impl FnMut(&RotatedRect) -> Result<Found, E>,
+    ) -> Result<Found, E> {
+        match tracked {
+            Some(tracked)
+                if tracked
+                    .roi
+                    .keeps_tracking(recrop, &tracked.previous, limits) =>
+            {
+                match tracked.found {
+                    Some(found) => Ok(found),
+                    None => model(&tracked.roi),
+                }
+            }
+            _ => model(recrop),
         }
     }
 }
@@ -483,16 +489,9 @@ impl HandStage {
             return Ok((None, 0.0, false));
         }
         let recrop = self.recrop_rect(image, body, side)?;
-        let kept = match tracked {
-            Some(tracked) => {
-                tracked.kept(&recrop, &HAND_TRACKING, |roi| self.landmarks_in(image, roi))?
-            }
-            None => None,
-        };
-        let found = match kept {
-            Some(found) => found,
-            None => self.landmarks_in(image, &recrop)?,
-        };
+        let found = Tracked::landmarks_in_chosen_crop(tracked, &recrop, &HAND_TRACKING, |roi| {
+            self.landmarks_in(image, roi)
+        })?;
         if let Some((landmarks, presence)) = found {
             let roi = hand_landmarks_to_rect(&landmarks).transformed(2.0, -0.1, true);
             self.tracked = Some(Tracked::new(landmarks.clone(), roi));
@@ -703,16 +702,9 @@ impl FaceStage {
         let Some(recrop) = self.detection_rect(image, body)? else {
             return Ok((None, 0.0));
         };
-        let kept = match tracked {
-            Some(tracked) => {
-                tracked.kept(&recrop, &FACE_TRACKING, |roi| self.landmarks_in(image, roi))?
-            }
-            None => None,
-        };
-        let found = match kept {
-            Some(found) => found,
-            None => self.landmarks_in(image, &recrop)?,
-        };
+        let found = Tracked::landmarks_in_chosen_crop(tracked, &recrop, &FACE_TRACKING, |roi| {
+            self.landmarks_in(image, roi)
+        })?;
         let Some((landmarks, presence)) = found else {
             return Ok((None, 0.0));
         };
