@@ -1,7 +1,7 @@
 //! The app: a thin egui view over the capture → pose pipeline.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use eframe::egui_wgpu;
@@ -280,8 +280,26 @@ impl App {
     /// Opens `request`, replacing the current source.
     pub fn open(&mut self, ctx: &egui::Context, request: SourceRequest) {
         self.close();
-        // A camera opens once at a time: the preview lets go of it first.
-        self.preview = None;
+        // A camera opens once at a time: the capture thread waits for the preview to let go
+        // of it before opening anything.
+        let open_source = match self.preview.take() {
+            Some(preview) => {
+                let preview = Mutex::new(Some(preview));
+                let open_source = self.options.open_source.clone();
+                let after_preview: SourceOpener = Arc::new(move |request| {
+                    let released = preview
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .take();
+                    if let Some(preview) = released {
+                        preview.release();
+                    }
+                    open_source(request)
+                });
+                after_preview
+            }
+            None => self.options.open_source.clone(),
+        };
         if let SourceRequest::File(path) = &request {
             self.settings.remember_recent(path);
             self.save_settings();
@@ -294,7 +312,7 @@ impl App {
         };
         self.pipeline = Some(Pipeline::start(
             request,
-            self.options.open_source.clone(),
+            open_source,
             self.options.make_estimator.clone(),
             self.settings.pose.clone(),
             limits,

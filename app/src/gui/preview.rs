@@ -17,7 +17,8 @@ pub enum PreviewEvent {
     Failed(String),
 }
 
-/// A running preview of one camera. Dropping it stops the thread and releases the camera.
+/// A running preview of one camera. Dropping it stops the thread; [`CameraPreview::release`]
+/// also waits for the camera to be free.
 pub struct CameraPreview {
     /// The camera's index in the device list.
     pub camera: u32,
@@ -112,13 +113,22 @@ impl CameraPreview {
     }
 }
 
-impl Drop for CameraPreview {
-    fn drop(&mut self) {
+impl CameraPreview {
+    /// Stops the preview and waits until its thread has let go of the camera (at most one
+    /// frame read). Call it off the UI thread, before the camera is opened again.
+    pub fn release(mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(handle) = self.thread.take() {
-            // The thread checks `stop` after every frame; a panic there has nothing to report.
+            // A panic in the preview thread has nothing left to report.
             let _ = handle.join();
         }
+    }
+}
+
+impl Drop for CameraPreview {
+    /// Stops the thread without waiting for it, so the UI never blocks on a camera read.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
