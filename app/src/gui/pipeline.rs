@@ -117,6 +117,18 @@ impl Store {
         lock(&self.poses).len()
     }
 
+    /// The first cached frame from `from` on (then from the start) whose pose is not computed.
+    pub fn cached_frame_without_pose(&self, from: u64) -> Option<u64> {
+        let cached: Vec<u64> = lock(&self.frames).keys().copied().collect();
+        let poses = lock(&self.poses);
+        let (before, after) = cached.split_at(cached.partition_point(|&i| i < from));
+        after
+            .iter()
+            .chain(before)
+            .copied()
+            .find(|i| !poses.contains_key(i))
+    }
+
     /// Number of cached frames.
     pub fn frame_count(&self) -> usize {
         lock(&self.frames).len()
@@ -869,12 +881,20 @@ impl CaptureWorker {
                 continue;
             }
 
-            // 3. Spare time and an idle pose stage: estimate ahead of the playhead.
+            // 3. Spare time and an idle pose stage: estimate ahead of the playhead; with all of
+            // that done, fill in the cached frames the stage skipped, so that the whole clip
+            // scrubs from the cache after the first pass.
             if self.to_pose.is_empty() {
                 let from = sent_ahead
                     .filter(|s| *s >= clock.playhead)
                     .map_or(clock.playhead, |s| s + 1);
-                if let Some(index) = (from..ahead_limit).find(|i| !self.store.has_pose(*i))
+                let missing = match (from..ahead_limit).find(|i| !self.store.has_pose(*i)) {
+                    Some(index) => Some(index),
+                    None => self
+                        .store
+                        .cached_frame_without_pose(sent_ahead.map_or(0, |s| s + 1)),
+                };
+                if let Some(index) = missing
                     && let Some(stored) = self.store.frame(index)
                 {
                     let mut frame = stored.frame;
@@ -997,14 +1017,16 @@ impl PoseWorker {
             if previous_index.is_none_or(|p| index <= p || index > p + MAX_TRACKED_GAP) {
                 estimator.reset();
             }
+            // While the stage keeps up, the next job is the next frame, usually decoded
+            // already: the backend may start on it early. A stage that drops frames would
+            // only waste that work.
+            let keeping_up = previous_index.is_some_and(|p| p + 1 == index);
             previous_index = Some(index);
             let started_at = Instant::now();
-            // The frame after this one is usually decoded already and next in line: the
-            // backend may start on it early.
             let next = self
                 .store
                 .frame(index + 1)
-                .filter(|_| !self.store.has_pose(index + 1))
+                .filter(|_| keeping_up && !self.store.has_pose(index + 1))
                 .map(|stored| stored.frame);
             match estimator.estimate_with_next(&job.frame, next.as_ref()) {
                 Ok(pose) => {
@@ -1203,6 +1225,16 @@ mod tests {
                 .dropped_before_pose
                 .load(Ordering::Relaxed)
                 > 0
+        );
+        // Once idle, the stage fills in the frames it skipped: the whole clip is cached.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pipeline.store.pose_count() < 60 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            pipeline.store.pose_count(),
+            60,
+            "skipped frames never estimated"
         );
 
         // Without the delay the same stage trails the video by more.
