@@ -62,8 +62,22 @@ const POSE_HEATMAP_SIZE: usize = 64;
 /// 33 landmarks plus 6 auxiliary ones (2 used: the crop's centre and scale points).
 const POSE_MODEL_LANDMARKS: usize = 39;
 const HAND_RECROP_INPUT: usize = 256;
-const HAND_LANDMARK_INPUT: usize = 224;
-const FACE_LANDMARK_INPUT: usize = 192;
+/// The hand landmark model: 224-pixel input, presence as a probability.
+const HAND_LANDMARKS: LandmarkSpec = LandmarkSpec {
+    stage: "hands",
+    input_size: 224,
+    outputs: ["Identity", "Identity_1"],
+    count: NUM_HAND_LANDMARKS,
+    presence_is_logit: false,
+};
+/// The face-mesh model: 192-pixel input, presence as a logit.
+const FACE_LANDMARKS: LandmarkSpec = LandmarkSpec {
+    stage: "face",
+    input_size: 192,
+    outputs: ["conv2d_21", "conv2d_31"],
+    count: NUM_FACE_LANDMARKS,
+    presence_is_logit: true,
+};
 /// `RefineLandmarksFromHeatmapCalculator` window.
 const HEATMAP_KERNEL: usize = 7;
 /// Presence thresholds of the body, hand and face models, and the wrist visibility that gates a hand.
@@ -376,7 +390,7 @@ type HandResult = (Option<Vec<Landmark>>, f32, bool);
 struct HandStage {
     side: HandSide,
     recrop: OnnxModel,
-    landmarks: OnnxModel,
+    landmarks: LandmarkModel,
     palm_detector: OnnxModel,
     palm_anchors: Vec<(f32, f32)>,
     /// Frames to skip the palm search for, after one that found no hand.
@@ -431,6 +445,73 @@ impl Tracked {
     }
 }
 
+/// How a hand or face landmark model is fed and read: its outputs are the (x, y, z) points in
+/// input pixels and a presence score.
+struct LandmarkSpec {
+    stage: &'static str,
+    input_size: usize,
+    outputs: [&'static str; 2],
+    count: usize,
+    presence_is_logit: bool,
+}
+
+/// A hand or face landmark session with its input buffer.
+struct LandmarkModel {
+    session: OnnxModel,
+    spec: LandmarkSpec,
+    input: Vec<f32>,
+}
+
+impl LandmarkModel {
+    fn new(session: OnnxModel, spec: LandmarkSpec) -> Self {
+        Self {
+            session,
+            spec,
+            input: Vec::new(),
+        }
+    }
+
+    /// The landmarks (image pixels) and presence inside `roi`, padded to the square input (the
+    /// face crops are square already), or `None` below the presence threshold.
+    fn find(&mut self, image: Image, roi: &RotatedRect) -> Result<Found, PoseError> {
+        let LandmarkSpec {
+            stage,
+            input_size: size,
+            outputs: names,
+            count,
+            presence_is_logit,
+        } = self.spec;
+        let crop = roi.padded_to_aspect(size, size);
+        image.crop(&crop, size, (0.0, 1.0), Border::Replicate, &mut self.input);
+        let outputs = self
+            .session
+            .run(stage, &self.input, [1, size, size, 3], &names)?;
+        let presence = first_value(&outputs[1]);
+        let presence = if presence_is_logit {
+            sigmoid(presence)
+        } else {
+            presence
+        };
+        if presence < PRESENCE_THRESHOLD || outputs[0].len() < count * 3 {
+            return Ok(None);
+        }
+        let landmarks = landmarks_from_model_output(&outputs[0], count, size, &crop, presence);
+        Ok(Some((landmarks, presence)))
+    }
+
+    /// Early, before the body is known: the landmarks on the `tracked` crop, if any.
+    fn find_tracked_early(
+        &mut self,
+        image: Image,
+        tracked: &mut Option<Tracked>,
+    ) -> Result<(), PoseError> {
+        if let Some(tracked) = tracked {
+            tracked.found = Some(self.find(image, &tracked.roi)?);
+        }
+        Ok(())
+    }
+}
+
 /// The palm points `HandLandmarksToRectCalculator` keeps from the 21 hand landmarks.
 const PALM_LANDMARKS: [usize; 12] = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18];
 
@@ -474,11 +555,7 @@ impl HandStage {
 
     /// Early, before the body is known: the landmarks on the tracked crop.
     fn run_ahead(&mut self, image: Image) -> Result<(), PoseError> {
-        if let Some(mut tracked) = self.tracked.take() {
-            tracked.found = Some(self.landmarks_in(image, &tracked.roi)?);
-            self.tracked = Some(tracked);
-        }
-        Ok(())
+        self.landmarks.find_tracked_early(image, &mut self.tracked)
     }
 
     /// The hand's landmarks and presence score, given the body.
@@ -490,7 +567,7 @@ impl HandStage {
         }
         let recrop = self.recrop_rect(image, body, side)?;
         let found = Tracked::landmarks_in_chosen_crop(tracked, &recrop, &HAND_TRACKING, |roi| {
-            self.landmarks_in(image, roi)
+            self.landmarks.find(image, roi)
         })?;
         if let Some((landmarks, presence)) = found {
             let roi = hand_landmarks_to_rect(&landmarks).transformed(2.0, -0.1, true);
@@ -519,36 +596,11 @@ impl HandStage {
         let Some(palm_roi) = self.palm_rect(image, body)? else {
             return Ok(None);
         };
-        let found = self.landmarks_in(image, &palm_roi)?;
+        let found = self.landmarks.find(image, &palm_roi)?;
         if found.is_none() {
             self.palm_wait = PALM_RETRY_FRAMES;
         }
         Ok(found)
-    }
-
-    /// The hand model's landmarks (image pixels) and presence inside `roi`, or `None` below the
-    /// presence threshold.
-    fn landmarks_in(
-        &mut self,
-        image: Image,
-        roi: &RotatedRect,
-    ) -> Result<Option<(Vec<Landmark>, f32)>, PoseError> {
-        let crop = roi.padded_to_aspect(HAND_LANDMARK_INPUT, HAND_LANDMARK_INPUT);
-        let size = HAND_LANDMARK_INPUT;
-        image.crop(&crop, size, (0.0, 1.0), Border::Replicate, &mut self.input);
-        let outputs = self.landmarks.run(
-            "hands",
-            &self.input,
-            [1, size, size, 3],
-            &["Identity", "Identity_1"],
-        )?;
-        let presence = first_value(&outputs[1]);
-        if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_HAND_LANDMARKS * 3 {
-            return Ok(None);
-        }
-        let landmarks =
-            landmarks_from_model_output(&outputs[0], NUM_HAND_LANDMARKS, size, &crop, presence);
-        Ok(Some((landmarks, presence)))
     }
 
     /// The hand crop of the palm detected nearest the wrist, searched in a square around the
@@ -672,7 +724,7 @@ impl HandStage {
 /// tracking state.
 struct FaceStage {
     detector: OnnxModel,
-    landmarks: OnnxModel,
+    landmarks: LandmarkModel,
     anchors: Vec<(f32, f32)>,
     tracked: Option<Tracked>,
     input: Vec<f32>,
@@ -685,11 +737,7 @@ impl FaceStage {
 
     /// Early, before the body is known: the landmarks on the tracked crop.
     fn run_ahead(&mut self, image: Image) -> Result<(), PoseError> {
-        if let Some(mut tracked) = self.tracked.take() {
-            tracked.found = Some(self.landmarks_in(image, &tracked.roi)?);
-            self.tracked = Some(tracked);
-        }
-        Ok(())
+        self.landmarks.find_tracked_early(image, &mut self.tracked)
     }
 
     /// Face landmarks and presence score, given the body.
@@ -703,7 +751,7 @@ impl FaceStage {
             return Ok((None, 0.0));
         };
         let found = Tracked::landmarks_in_chosen_crop(tracked, &recrop, &FACE_TRACKING, |roi| {
-            self.landmarks_in(image, roi)
+            self.landmarks.find(image, roi)
         })?;
         let Some((landmarks, presence)) = found else {
             return Ok((None, 0.0));
@@ -719,30 +767,6 @@ impl FaceStage {
             .transformed(1.5, 0.0, true);
         self.tracked = Some(Tracked::new(landmarks.clone(), roi));
         Ok((Some(landmarks), presence))
-    }
-
-    /// The face model's landmarks (image pixels) and presence inside `roi`, or `None` below the
-    /// presence threshold.
-    fn landmarks_in(
-        &mut self,
-        image: Image,
-        roi: &RotatedRect,
-    ) -> Result<Option<(Vec<Landmark>, f32)>, PoseError> {
-        let size = FACE_LANDMARK_INPUT;
-        image.crop(roi, size, (0.0, 1.0), Border::Replicate, &mut self.input);
-        let outputs = self.landmarks.run(
-            "face",
-            &self.input,
-            [1, size, size, 3],
-            &["conv2d_21", "conv2d_31"],
-        )?;
-        let presence = sigmoid(first_value(&outputs[1]));
-        if presence < PRESENCE_THRESHOLD || outputs[0].len() < NUM_FACE_LANDMARKS * 3 {
-            return Ok(None);
-        }
-        let landmarks =
-            landmarks_from_model_output(&outputs[0], NUM_FACE_LANDMARKS, size, roi, presence);
-        Ok(Some((landmarks, presence)))
     }
 
     /// The face crop from a face detection around the body's face points, or `None` when the
@@ -932,7 +956,10 @@ impl MediapipeHolistic {
             Ok(HandStage {
                 side,
                 recrop: open("hand_recrop.onnx", threads)?,
-                landmarks: open("hand_landmark_full.onnx", threads)?,
+                landmarks: LandmarkModel::new(
+                    open("hand_landmark_full.onnx", threads)?,
+                    HAND_LANDMARKS,
+                ),
                 palm_detector: open("palm_detection_full.onnx", threads)?,
                 palm_anchors: PALM_DETECTOR.anchors(),
                 palm_wait: 0,
@@ -954,7 +981,7 @@ impl MediapipeHolistic {
             right_hand: hand_stage(RIGHT_HAND)?,
             face: FaceStage {
                 detector: open("face_detection_short_range.onnx", threads)?,
-                landmarks: open("face_landmark.onnx", threads)?,
+                landmarks: LandmarkModel::new(open("face_landmark.onnx", threads)?, FACE_LANDMARKS),
                 anchors: FACE_DETECTOR.anchors(),
                 tracked: None,
                 input: Vec::new(),
