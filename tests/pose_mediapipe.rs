@@ -98,8 +98,9 @@ fn holistic_of_clip(pose: &mut MediapipeHolistic, frames: &[Frame]) -> Vec<Holis
 }
 
 /// Running the next frame's body early, or every stage on its own thread with several frames
-/// under way, changes nothing: frame by frame, the landmarks equal those of one frame at a time, on a clip where tracking holds (FOOTBALL) and one where hands
-/// are lost and found again (what-is-your-name).
+/// under way, changes nothing: frame by frame, the landmarks equal those of one frame at a time,
+/// on a clip where tracking holds (FOOTBALL) and one where hands are lost and found again
+/// (what-is-your-name).
 #[test]
 fn looking_one_frame_ahead_gives_the_same_landmarks() {
     for name in ["ase_FOOTBALL.mp4", "ase_what-is-your-name_25fps.mp4"] {

@@ -1327,24 +1327,17 @@ impl MediapipeHolistic {
         frame: &Frame,
         body: &[Landmark],
     ) -> Result<[Option<Vec<Landmark>>; 2], PoseError> {
-        let (width, height) = (frame.width as usize, frame.height as usize);
-        if frame.rgb.len() != width * height * 3 || body.len() < NUM_BODY_LANDMARKS {
+        if body.len() < NUM_BODY_LANDMARKS {
             return Err(PoseError::Inference {
                 stage: "hands",
                 reason: format!(
-                    "frame {}: expected {width}x{height}x3 bytes and {NUM_BODY_LANDMARKS} body \
-                     landmarks, got {} bytes and {} landmarks",
+                    "frame {}: expected {NUM_BODY_LANDMARKS} body landmarks, got {}",
                     frame.index,
-                    frame.rgb.len(),
                     body.len()
                 ),
             });
         }
-        let image = Image {
-            rgb: &frame.rgb,
-            width,
-            height,
-        };
+        let image = checked_image(frame)?;
         let left = self.left_hand.hand_from_palm(image, body)?.map(|(l, _)| l);
         let right = self.right_hand.hand_from_palm(image, body)?.map(|(l, _)| l);
         Ok([left, right])
