@@ -158,7 +158,6 @@ use crate::source::{Frame, FrameSource, ScriptedSource, SourceError, SourceInfo}
         let (pipeline, shown) = play_file(4);
         let indices: Vec<u64> = shown.iter().map(|(i, _)| *i).collect();
         assert_eq!(indices.last(), Some(&59), "the clip played to its end");
-        // Play re-shows the frame on screen when it lands after the first one was shown.
         assert!(indices.windows(2).all(|w| w[0] <= w[1]), "{indices:?}");
         // The pose stage skips frames it has no time for; every shown frame has its own pose
         // or the one before (the first frame is shown before any pose exists).
