@@ -7,9 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ORT_VERSION=1.31.1
-APT_PACKAGES=(pkg-config libclang-dev nasm ffmpeg xvfb xauth imagemagick
+APT_PACKAGES=(unzip python3-pip python3-venv ca-certificates pkg-config libclang-dev nasm ffmpeg xvfb xauth imagemagick
   libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri
   libx11-6 libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon0 libxkbcommon-x11-0)
+
+# The toolchain is not installed here (rustup is the way); say so in one line when it is missing
+# or older than the project's rust-version.
+need_rust=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+have_rust=$(cargo --version 2>/dev/null | sed -n 's/^cargo \([0-9.]*\).*/\1/p')
+if [ -z "$have_rust" ]; then
+  echo "setup: cargo not found; install Rust $need_rust or newer with https://rustup.rs (curl https://sh.rustup.rs -sSf | sh)" >&2
+  exit 1
+elif [ "$(printf '%s\n%s\n' "$need_rust" "$have_rust" | sort -V | head -1)" != "$need_rust" ]; then
+  echo "setup: cargo $have_rust is older than the project's rust-version $need_rust; run: rustup update stable" >&2
+  exit 1
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
