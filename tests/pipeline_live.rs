@@ -166,3 +166,137 @@ fn provisional_captions_then_a_final_one_equal_to_translating_the_segment() {
         PipelineEvent::Segment(SegmentNotice::Ended(span)) if span.utterance == first_final.span.utterance
     )));
 }
+
+/// A pose stage that replays the poses of a real clip, frame `i` getting pose `i mod len`.
+struct ReplayPose(Arc<PoseSequence>);
+
+impl signcap_engine::pose::PoseEstimator for ReplayPose {
+    fn estimate(
+        &mut self,
+        frame: &signcap_engine::source::Frame,
+    ) -> Result<signcap_engine::keypoints::PoseFrame, signcap_engine::pose::PoseError> {
+        let frames = &self.0.frames;
+        let mut pose = frames[frame.index as usize % frames.len()].clone();
+        pose.time = frame.time;
+        Ok(pose)
+    }
+    fn reset(&mut self) {}
+}
+
+fn rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The short version of the 10-minute soak (`signcap bench soak`): a scripted camera at 30 fps
+/// replaying a real signer's poses, 100 s of stream time with the tiny checkpoint. Every
+/// utterance gets its final caption, nothing queues up, and memory stays flat.
+#[test]
+fn a_long_scripted_stream_neither_stalls_nor_grows() {
+    let sequence = Arc::new(
+        signcap_engine::keypoints::read_pose_file(
+            &signcap_tests::shared_dir().join("eval-media/poses/ase_what-is-your-name.holistic.pose"),
+        )
+        .unwrap(),
+    );
+    let fps = 30.0;
+    let (width, height) = (sequence.width, sequence.height);
+    let info = signcap_engine::source::SourceInfo {
+        name: "scripted camera".into(),
+        width,
+        height,
+        fps,
+        frame_count: None,
+        duration: None,
+    };
+    let blank = Arc::new(vec![0u8; width as usize * height as usize * 3]);
+    let frames: Vec<_> = (0..sequence.frames.len())
+        .map(|i| signcap_engine::source::Frame {
+            index: i as u64,
+            time: i as f64 / fps,
+            captured_at: Instant::now(),
+            width,
+            height,
+            rgb: blank.clone(),
+        })
+        .collect();
+    let clock = ManualClock::new();
+    let paced_clock: Arc<dyn Clock> = clock.clone();
+    let replay = sequence.clone();
+    // The looping camera waits on a clock that stops moving when the test ends: it is unplugged
+    // then, so that the pipeline can stop.
+    let unplug = Arc::new(std::sync::Mutex::new(None));
+    let unplug_slot = unplug.clone();
+    let pipeline: Pipeline<()> = Pipeline::start(
+        SourceRequest::Camera(0),
+        Arc::new(move |_| {
+            let camera = signcap_engine::source::ScriptedSource::new(info.clone(), frames.clone());
+            let paced = PacedSource::new(Box::new(camera), paced_clock.clone(), true);
+            *unplug_slot.lock().unwrap() = Some(paced.close_handle());
+            Ok(Box::new(paced) as Box<dyn FrameSource>)
+        }),
+        Arc::new(move |_| Ok(Box::new(ReplayPose(replay.clone())) as _)),
+        Arc::new(|_| ()),
+        PipelineConfig {
+            mode: Some(CaptureMode::Live),
+            captions: Some(CaptionConfig {
+                translator: Some(tiny_translator()),
+                ..CaptionConfig::default()
+            }),
+            ..PipelineConfig::default()
+        },
+        clock.clone(),
+        || {},
+    );
+    let _unplug = Unplug(unplug);
+    let mut ended = 0usize;
+    let mut finals = 0usize;
+    let drain = |ended: &mut usize, finals: &mut usize| {
+        for event in pipeline.events.try_iter() {
+            match event {
+                PipelineEvent::Segment(SegmentNotice::Ended(_)) => *ended += 1,
+                PipelineEvent::Caption(c) if c.is_final => *finals += 1,
+                PipelineEvent::Failed { stage, message } => panic!("{stage}: {message}"),
+                _ => {}
+            }
+        }
+    };
+    let mut rss_after_warm_up = 0;
+    for chunk in 0..30 {
+        step(&pipeline, &clock, 100, fps);
+        drain(&mut ended, &mut finals);
+        if chunk == 9 {
+            rss_after_warm_up = rss_kb();
+        }
+        // Nothing piles up: the store keeps a bounded window of a live stream.
+        assert!(pipeline.store.frame_count() <= 8, "{} frames cached", pipeline.store.frame_count());
+        assert!(pipeline.store.pose_count() <= 600, "{} poses kept", pipeline.store.pose_count());
+    }
+    // Let the translator catch up with the last utterance, on the same clock.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while finals < ended {
+        assert!(Instant::now() < deadline, "{finals} finals for {ended} utterances");
+        std::thread::sleep(Duration::from_millis(10));
+        drain(&mut ended, &mut finals);
+    }
+    let rss_end = rss_kb();
+    assert!(ended >= 10, "only {ended} utterances in 100 s of a repeated sentence");
+    assert_eq!(pipeline.counters.dropped_before_segmenter.load(Ordering::Relaxed), 0);
+    assert!(
+        rss_end <= rss_after_warm_up + rss_after_warm_up / 10,
+        "RSS grew from {rss_after_warm_up} kB to {rss_end} kB"
+    );
+}
+
+/// Unplugs the scripted camera when dropped (declared after the pipeline, so dropped first,
+/// also when an assertion fails).
+struct Unplug(Arc<std::sync::Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>>);
+
+impl Drop for Unplug {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            handle.store(true, Ordering::Relaxed);
+        }
+    }
+}

@@ -43,6 +43,8 @@ enum BenchCommand {
     Model(cli::bench_model::BenchModelArgs),
     /// The whole live pipeline on a clip at its frame rate with mT5-base-shaped weights.
     Live(cli::bench_live::BenchLiveArgs),
+    /// The live pipeline for minutes on a scripted camera: memory over time, stalled stages.
+    Soak(cli::bench_soak::BenchSoakArgs),
     /// UI frame times and overlay lag while playing a clip.
     Ui(cli::bench_ui::BenchUiArgs),
 }
@@ -67,6 +69,7 @@ fn main() {
         Some(Command::Bench(BenchCommand::Pose(a))) => cli::bench_pose::run(a),
         Some(Command::Bench(BenchCommand::Model(a))) => cli::bench_model::run(a),
         Some(Command::Bench(BenchCommand::Live(a))) => cli::bench_live::run(a),
+        Some(Command::Bench(BenchCommand::Soak(a))) => cli::bench_soak::run(a),
         Some(Command::Bench(BenchCommand::Ui(a))) => cli::bench_ui::run(a),
     };
     if let Err(e) = result {

@@ -3,6 +3,7 @@
 pub mod bench_live;
 pub mod bench_model;
 pub mod bench_pose;
+pub mod bench_soak;
 pub mod bench_ui;
 pub mod caption;
 pub mod convert;
