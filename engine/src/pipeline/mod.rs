@@ -1,0 +1,3 @@
+//! The live pipeline around the model: cutting the pose stream into utterances and more.
+
+pub mod segmenter;
