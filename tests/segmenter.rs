@@ -222,6 +222,28 @@ fn each_clip_gives_one_segment_that_covers_the_sign_and_leaves_out_the_rest() {
     }
 }
 
+/// The clips `parts` of [`TRUTHS`] joined into one 25 fps 320x240 video in `dir`.
+fn join_clips(dir: &Path, parts: &[usize]) -> PathBuf {
+    let mut args: Vec<String> = ["-v", "error", "-y"].map(String::from).to_vec();
+    let mut filter = String::new();
+    for (n, &part) in parts.iter().enumerate() {
+        args.extend(["-i".into(), path_str(&videos_dir().join(TRUTHS[part].name)).into()]);
+        filter += &format!("[{n}:v]fps=25,scale=320:240,setsar=1[v{n}];");
+    }
+    for n in 0..parts.len() {
+        filter += &format!("[v{n}]");
+    }
+    filter += &format!("concat=n={}:v=1:a=0[joined]", parts.len());
+    let joined = dir.join("joined.mp4");
+    args.extend(
+        ["-filter_complex", &filter, "-map", "[joined]", "-c:v", "libx264"]
+            .map(String::from),
+    );
+    args.extend(["-pix_fmt", "yuv420p", path_str(&joined)].map(String::from));
+    run_tool("ffmpeg", &args.iter().map(String::as_str).collect::<Vec<_>>());
+    joined
+}
+
 /// HOUSE, DIFFERENT and WRONG-WHAT joined into one 25 fps video: three segments, in order, each
 /// inside its own part. (FOOTBALL cannot be one of them: its signer's hands are up from its first
 /// frame to its last, so joined after a clip that ends with 0.3 s of rest there is no pause
@@ -230,27 +252,7 @@ fn each_clip_gives_one_segment_that_covers_the_sign_and_leaves_out_the_rest() {
 fn three_joined_clips_give_three_segments_in_order() {
     let parts = [0, 1, 2];
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut inputs = Vec::new();
-    for &part in &parts {
-        inputs.extend(["-i".to_string(), path_str(&videos_dir().join(TRUTHS[part].name)).into()]);
-    }
-    let joined = dir.path().join("joined.mp4");
-    let filter = "[0:v]fps=25,scale=320:240,setsar=1[a];[1:v]fps=25,scale=320:240,setsar=1[b];\
-                  [2:v]fps=25,scale=320:240,setsar=1[c];[a][b][c]concat=n=3:v=1:a=0[v]";
-    let mut args: Vec<&str> = vec!["-v", "error", "-y"];
-    args.extend(inputs.iter().map(String::as_str));
-    args.extend([
-        "-filter_complex",
-        filter,
-        "-map",
-        "[v]",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        path_str(&joined),
-    ]);
-    run_tool("ffmpeg", &args);
+    let joined = join_clips(dir.path(), &parts);
     let seq = poses_of_video(&joined);
     let segments = segment_sequence(&seq, &SegmenterConfig::default());
     // Each part starts where the ones before it end: their decoded lengths at their own rates.
@@ -321,4 +323,29 @@ fn the_sentence_streams_as_one_utterance() {
     let as_file = ended[0].to_sequence(seq.width, seq.height, seq.fps);
     assert_eq!(as_file.frames, ended[0].frames);
     assert_eq!((as_file.width, as_file.height), (320, 240));
+}
+
+#[test]
+#[ignore]
+fn dump_poses() {
+    let dump = |name: &str, seq: &PoseSequence| {
+        let frames: Vec<serde_json::Value> = seq
+            .frames
+            .iter()
+            .map(|f| {
+                serde_json::json!({"t": f.time, "k": f.keypoints_in_image.iter().map(|k| [k.x, k.y, k.score]).collect::<Vec<_>>()})
+            })
+            .collect();
+        std::fs::write(
+            format!("/tmp/seg/poses_{name}.json"),
+            serde_json::json!({"fps": seq.fps, "frames": frames}).to_string(),
+        )
+        .unwrap();
+    };
+    for (truth, seq) in TRUTHS.iter().zip(clip_poses()) {
+        dump(truth.name, seq);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let joined = join_clips(dir.path(), &[0, 1, 2]);
+    dump("joined", &poses_of_video(&joined));
 }

@@ -1,10 +1,12 @@
 //! The utterance segmenter: cuts the pose stream into the stretches where someone signs.
 //!
-//! Activity is read from the two wrists in a body-relative space: the origin is the shoulders'
+//! Activity is read from the two hands in a body-relative space: the origin is the shoulders'
 //! midpoint, one unit is the shoulder width and y points up, so the thresholds hold for any
-//! resolution and camera distance. A hand is *raised* while it is in the signing space and
-//! *moving* while its speed is high; both switch with hysteresis (on above the enter threshold,
-//! off below the lower exit threshold), so noise at a threshold does not flicker.
+//! resolution and camera distance. A hand is *raised* while its wrist is in the signing space and
+//! *moving* while it is fast (its wrist, or its 21 points on average, which catches finger-only
+//! signs) and above the rest height, so hands settling or fidgeting at rest are not signing. Both
+//! switch with hysteresis (on above the enter threshold, off below the lower exit threshold), so
+//! noise at a threshold does not flicker.
 //!
 //! An utterance starts when a hand moves or comes up, and ends once the hands have rested (down
 //! and not moving) for [`SegmenterConfig::rest_seconds`], or have stayed still, even raised, for
@@ -52,11 +54,12 @@ pub struct SegmenterConfig {
     pub pad_seconds: f64,
     /// A wrist above this height (body units) is raised into the signing space.
     pub hand_raised_enter_in_body_units: f32,
-    /// A raised wrist below this height (body units) is down again.
+    /// A raised wrist below this height (body units) is down again; below it, movement is rest.
     pub hand_raised_exit_in_body_units: f32,
-    /// A wrist faster than this (body units per second) is moving.
+    /// A hand faster than this (body units per second; its wrist or its points on average,
+    /// whichever is faster) is moving.
     pub hand_moving_enter_in_body_units_per_second: f32,
-    /// A moving wrist slower than this (body units per second) has stopped.
+    /// A moving hand slower than this (body units per second) has stopped.
     pub hand_moving_exit_in_body_units_per_second: f32,
     /// Speed is measured over this span, which averages out per-frame jitter.
     pub motion_span_seconds: f64,
@@ -67,6 +70,13 @@ pub struct SegmenterConfig {
     pub max_gap_seconds: f64,
 }
 
+/// The defaults come from MediaPipe poses of the five eval clips (25 and 29.97 fps): signing
+/// wrists were between 0 and -0.8 body units (HOUSE's lowest hold -0.77), hands at rest between
+/// -0.96 (DIFFERENT, hands clasped at the belly) and -1.45 (arms hanging); signing moved the
+/// hands at 1.2 to 5 units/s (FOOTBALL's interlocking fingers 1.2 to 1.7), resting hands jittered
+/// below 0.5 (up to 1 while settling). Holds lasted up to 0.8 s, the rest between two joined
+/// clips 1 s. On those clips every threshold can move by 0.05 units, 0.3 units/s or 0.2 s and
+/// the clips still segment as their ground truth says.
 impl Default for SegmenterConfig {
     fn default() -> Self {
         Self {
@@ -76,10 +86,10 @@ impl Default for SegmenterConfig {
             max_window_frames: 256,
             window_overlap_frames: 64,
             pad_seconds: 0.12,
-            hand_raised_enter_in_body_units: -0.9,
-            hand_raised_exit_in_body_units: -1.1,
+            hand_raised_enter_in_body_units: -0.85,
+            hand_raised_exit_in_body_units: -1.0,
             hand_moving_enter_in_body_units_per_second: 1.5,
-            hand_moving_exit_in_body_units_per_second: 0.8,
+            hand_moving_exit_in_body_units_per_second: 1.0,
             motion_span_seconds: 0.1,
             min_keypoint_score: 0.3,
             max_gap_seconds: 2.0,
@@ -196,7 +206,7 @@ pub struct HandActivity {
     pub speed_in_body_units_per_second: [Option<f32>; 2],
     /// Whether a hand is raised into the signing space (after hysteresis).
     pub raised: bool,
-    /// Whether a hand is moving (after hysteresis).
+    /// Whether a hand above the rest height is moving (after hysteresis).
     pub moving: bool,
 }
 
@@ -238,8 +248,51 @@ impl FrameCounts {
     }
 }
 
-/// A wrist position in the body-relative space: x to the image's right, y up.
-type HandInBodyUnits = Option<(f32, f32)>;
+/// A point in the body-relative space: x to the image's right, y up.
+type PointInBodyUnits = (f32, f32);
+
+/// Number of points of one hand.
+const HAND_POINTS: usize = 21;
+
+/// One hand in the body-relative space, as far as it was found.
+#[derive(Clone, Copy, Debug, Default)]
+struct HandInBodyUnits {
+    /// The body's wrist, else the hand model's root.
+    wrist: Option<PointInBodyUnits>,
+    /// The hand model's points, when it found the hand.
+    points: Option<[Option<PointInBodyUnits>; HAND_POINTS]>,
+}
+
+fn distance(a: PointInBodyUnits, b: PointInBodyUnits) -> f32 {
+    (a.0 - b.0).hypot(a.1 - b.1)
+}
+
+/// How fast a hand moved from `then` to `now`: its wrist or its points on average, whichever is
+/// faster, in body units per second.
+fn hand_speed(now: &HandInBodyUnits, then: &HandInBodyUnits, seconds: f32) -> Option<f32> {
+    if seconds <= 0.0 {
+        return None;
+    }
+    let wrist = match (now.wrist, then.wrist) {
+        (Some(a), Some(b)) => Some(distance(a, b) / seconds),
+        _ => None,
+    };
+    let points = match (&now.points, &then.points) {
+        (Some(a), Some(b)) => {
+            let moved: Vec<f32> = a
+                .iter()
+                .zip(b)
+                .filter_map(|(p, q)| Some(distance((*p)?, (*q)?)))
+                .collect();
+            (!moved.is_empty()).then(|| moved.iter().sum::<f32>() / moved.len() as f32 / seconds)
+        }
+        _ => None,
+    };
+    match (wrist, points) {
+        (Some(w), Some(p)) => Some(w.max(p)),
+        (w, p) => w.or(p),
+    }
+}
 
 /// The shoulders' midpoint and width in image pixels.
 #[derive(Clone, Copy, Debug)]
@@ -281,7 +334,7 @@ pub struct Segmenter {
     first_buffered_index: u64,
     /// The last real pose pushed, which filled-in frames interpolate from.
     last_real: Option<(u64, PoseFrame)>,
-    /// The last `motion_lag + 1` wrist positions, for the speed.
+    /// The last `motion_lag + 1` hand positions, for the speed.
     hand_history: VecDeque<[HandInBodyUnits; 2]>,
     body: Option<BodyInImage>,
     raised: [bool; 2],
@@ -471,6 +524,8 @@ impl Segmenter {
         let min_score = self.config.min_keypoint_score;
         let points = &frame.keypoints_in_image;
         let found = |i: usize| points.get(i).filter(|k| k.score >= min_score);
+        // Within a hand the model found, every point it placed counts.
+        let located = |i: usize| points.get(i).filter(|k| k.score > 0.0);
         if let (Some(l), Some(r)) = (found(LEFT_SHOULDER), found(RIGHT_SHOULDER)) {
             let shoulder_width = (l.x - r.x).hypot(l.y - r.y);
             if shoulder_width > 1e-3 {
@@ -481,14 +536,29 @@ impl Segmenter {
                 });
             }
         }
+        let body = self.body;
+        let in_body_units = |k: &Keypoint| {
+            body.map(|b| {
+                (
+                    (k.x - b.origin_x) / b.shoulder_width,
+                    (b.origin_y - k.y) / b.shoulder_width,
+                )
+            })
+        };
         let hands_in_body_units: [HandInBodyUnits; 2] =
             [(LEFT_WRIST, LEFT_HAND_ROOT), (RIGHT_WRIST, RIGHT_HAND_ROOT)].map(|(wrist, root)| {
-                let body = self.body?;
-                let k = found(wrist).or_else(|| found(root))?;
-                Some((
-                    (k.x - body.origin_x) / body.shoulder_width,
-                    (body.origin_y - k.y) / body.shoulder_width,
-                ))
+                HandInBodyUnits {
+                    wrist: found(wrist)
+                        .or_else(|| found(root))
+                        .and_then(in_body_units),
+                    points: found(root).map(|_| {
+                        let mut hand = [None; HAND_POINTS];
+                        for (j, point) in hand.iter_mut().enumerate() {
+                            *point = located(root + j).and_then(in_body_units);
+                        }
+                        hand
+                    }),
+                }
             });
         self.hand_history.push_back(hands_in_body_units);
         while self.hand_history.len() > self.counts.motion_lag + 1 {
@@ -500,13 +570,8 @@ impl Segmenter {
         let mut activity = HandActivity::default();
         let mut raised_rose = false;
         for side in 0..2 {
-            let height = hands_in_body_units[side].map(|(_, y)| y);
-            let speed = match (hands_in_body_units[side], past[side]) {
-                (Some(now), Some(then)) if elapsed_seconds > 0.0 => {
-                    Some((now.0 - then.0).hypot(now.1 - then.1) / elapsed_seconds)
-                }
-                _ => None,
-            };
+            let height = hands_in_body_units[side].wrist.map(|(_, y)| y);
+            let speed = hand_speed(&hands_in_body_units[side], &past[side], elapsed_seconds);
             let was_raised = self.raised[side];
             self.raised[side] = hysteresis(
                 was_raised,
@@ -521,11 +586,13 @@ impl Segmenter {
                 c.hand_moving_exit_in_body_units_per_second,
             );
             raised_rose |= self.raised[side] && !was_raised;
+            // Movement down at rest (settling, fidgeting) is not signing.
+            let above_rest = height.is_some_and(|h| h >= c.hand_raised_exit_in_body_units);
+            activity.moving |= self.moving[side] && above_rest;
             activity.height_in_body_units[side] = height;
             activity.speed_in_body_units_per_second[side] = speed;
         }
         activity.raised = self.raised.iter().any(|&r| r);
-        activity.moving = self.moving.iter().any(|&m| m);
         self.activity = activity;
         (activity.raised, activity.moving, raised_rose)
     }

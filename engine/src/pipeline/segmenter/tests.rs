@@ -215,7 +215,7 @@ fn noise_at_a_threshold_does_not_flicker() {
     for i in 0..200 {
         let speed = enter + if (i / 3) % 2 == 0 { 0.4 } else { -0.4 } * band;
         x += speed / FPS as f32;
-        segmenter.push(i, &pose(i as f64 / FPS, [DOWN, DOWN], x));
+        segmenter.push(i, &pose(i as f64 / FPS, [UP, UP], x));
         if i > 10 {
             moving.push(segmenter.activity().moving);
         }
