@@ -175,7 +175,13 @@ fn each_clip_gives_one_segment_that_covers_the_sign_and_leaves_out_the_rest() {
             truth.rest_from.map(time),
             describe(&segments)
         );
-        assert_eq!(segments.len(), 1, "{}: {:?}", truth.name, describe(&segments));
+        assert_eq!(
+            segments.len(),
+            1,
+            "{}: {:?}",
+            truth.name,
+            describe(&segments)
+        );
         let s = &segments[0];
         assert!(s.is_final && s.window == 0);
         assert_eq!(s.frames.len() as u64, s.last_index - s.first_index + 1);
@@ -227,7 +233,10 @@ fn join_clips(dir: &Path, parts: &[usize]) -> PathBuf {
     let mut args: Vec<String> = ["-v", "error", "-y"].map(String::from).to_vec();
     let mut filter = String::new();
     for (n, &part) in parts.iter().enumerate() {
-        args.extend(["-i".into(), path_str(&videos_dir().join(TRUTHS[part].name)).into()]);
+        args.extend([
+            "-i".into(),
+            path_str(&videos_dir().join(TRUTHS[part].name)).into(),
+        ]);
         filter += &format!("[{n}:v]fps=25,scale=320:240,setsar=1[v{n}];");
     }
     for n in 0..parts.len() {
@@ -236,11 +245,21 @@ fn join_clips(dir: &Path, parts: &[usize]) -> PathBuf {
     filter += &format!("concat=n={}:v=1:a=0[joined]", parts.len());
     let joined = dir.join("joined.mp4");
     args.extend(
-        ["-filter_complex", &filter, "-map", "[joined]", "-c:v", "libx264"]
-            .map(String::from),
+        [
+            "-filter_complex",
+            &filter,
+            "-map",
+            "[joined]",
+            "-c:v",
+            "libx264",
+        ]
+        .map(String::from),
     );
     args.extend(["-pix_fmt", "yuv420p", path_str(&joined)].map(String::from));
-    run_tool("ffmpeg", &args.iter().map(String::as_str).collect::<Vec<_>>());
+    run_tool(
+        "ffmpeg",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     joined
 }
 
@@ -298,7 +317,9 @@ fn the_sentence_streams_as_one_utterance() {
     for (index, frame) in seq.frames.iter().enumerate() {
         for event in segmenter.push(index as u64, frame) {
             match event {
-                SegmentEvent::Started { id, first_index, .. } => started.push((id, first_index)),
+                SegmentEvent::Started {
+                    id, first_index, ..
+                } => started.push((id, first_index)),
                 SegmentEvent::Ended(segment) => ended.push(segment),
             }
         }
@@ -323,29 +344,4 @@ fn the_sentence_streams_as_one_utterance() {
     let as_file = ended[0].to_sequence(seq.width, seq.height, seq.fps);
     assert_eq!(as_file.frames, ended[0].frames);
     assert_eq!((as_file.width, as_file.height), (320, 240));
-}
-
-#[test]
-#[ignore]
-fn dump_poses() {
-    let dump = |name: &str, seq: &PoseSequence| {
-        let frames: Vec<serde_json::Value> = seq
-            .frames
-            .iter()
-            .map(|f| {
-                serde_json::json!({"t": f.time, "k": f.keypoints_in_image.iter().map(|k| [k.x, k.y, k.score]).collect::<Vec<_>>()})
-            })
-            .collect();
-        std::fs::write(
-            format!("/tmp/seg/poses_{name}.json"),
-            serde_json::json!({"fps": seq.fps, "frames": frames}).to_string(),
-        )
-        .unwrap();
-    };
-    for (truth, seq) in TRUTHS.iter().zip(clip_poses()) {
-        dump(truth.name, seq);
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let joined = join_clips(dir.path(), &[0, 1, 2]);
-    dump("joined", &poses_of_video(&joined));
 }

@@ -20,6 +20,7 @@
 //! x, y, score and time) between the two nearest real poses; a point found on one side only (a
 //! person or a hand missing on the other) is copied from the side that has it.
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 use crate::keypoints::{DEFAULT_FPS, Keypoint, NUM_KEYPOINTS, PoseFrame, PoseSequence};
@@ -132,14 +133,20 @@ impl SegmenterConfig {
                 overlap: self.window_overlap_frames,
             });
         }
-        if !(self.hand_raised_exit_in_body_units < self.hand_raised_enter_in_body_units) {
+        // Not a number on either side fails too.
+        let below = |exit: f32, enter: f32| exit.partial_cmp(&enter) == Some(Ordering::Less);
+        if !below(
+            self.hand_raised_exit_in_body_units,
+            self.hand_raised_enter_in_body_units,
+        ) {
             return Err(SegmenterConfigError::Hysteresis {
                 name: "hand_raised",
             });
         }
-        if !(self.hand_moving_exit_in_body_units_per_second
-            < self.hand_moving_enter_in_body_units_per_second)
-        {
+        if !below(
+            self.hand_moving_exit_in_body_units_per_second,
+            self.hand_moving_enter_in_body_units_per_second,
+        ) {
             return Err(SegmenterConfigError::Hysteresis {
                 name: "hand_moving",
             });
@@ -384,7 +391,11 @@ impl Segmenter {
         let mut events = Vec::new();
         match self.last_real.take() {
             Some((last_index, last_pose)) if index <= last_index => {
-                tracing::warn!(index, last_index, "segmenter: frame index went back; ignored");
+                tracing::warn!(
+                    index,
+                    last_index,
+                    "segmenter: frame index went back; ignored"
+                );
                 self.last_real = Some((last_index, last_pose));
                 return events;
             }
@@ -477,7 +488,9 @@ impl Segmenter {
         let counts = self.counts;
         let Some(u) = self.utterance.as_mut() else {
             if moving || raised_rose {
-                let first = index.saturating_sub(counts.pad).max(self.first_buffered_index);
+                let first = index
+                    .saturating_sub(counts.pad)
+                    .max(self.first_buffered_index);
                 self.trim_before(first);
                 self.utterance = Some(Utterance {
                     id: None,
@@ -548,9 +561,7 @@ impl Segmenter {
         let hands_in_body_units: [HandInBodyUnits; 2] =
             [(LEFT_WRIST, LEFT_HAND_ROOT), (RIGHT_WRIST, RIGHT_HAND_ROOT)].map(|(wrist, root)| {
                 HandInBodyUnits {
-                    wrist: found(wrist)
-                        .or_else(|| found(root))
-                        .and_then(in_body_units),
+                    wrist: found(wrist).or_else(|| found(root)).and_then(in_body_units),
                     points: found(root).map(|_| {
                         let mut hand = [None; HAND_POINTS];
                         for (j, point) in hand.iter_mut().enumerate() {
@@ -665,7 +676,13 @@ impl Segmenter {
             first = last + 1 - self.counts.overlap;
         }
         if let Some(segment) = self.segment(id, window, first, end, true) {
-            tracing::debug!(id, window, start = segment.start, end = segment.end, "utterance ended");
+            tracing::debug!(
+                id,
+                window,
+                start = segment.start,
+                end = segment.end,
+                "utterance ended"
+            );
             events.push(SegmentEvent::Ended(segment));
         }
     }

@@ -39,12 +39,12 @@ fn right_hand(index: usize, height: f32, x: f32) -> PoseFrame {
     pose(index as f64 / FPS, [DOWN, height], x)
 }
 
-/// Frames with the right hand up and waving (1 body unit at 2 Hz) in `active`, down and still
-/// otherwise.
-fn script(len: usize, active: &[std::ops::Range<usize>]) -> Vec<PoseFrame> {
+/// Frames with the right hand up and waving (1 body unit at 2 Hz) in the index ranges
+/// `active` (from, to exclusive), down and still otherwise.
+fn script(len: usize, active: &[(usize, usize)]) -> Vec<PoseFrame> {
     (0..len)
         .map(|i| {
-            if active.iter().any(|r| r.contains(&i)) {
+            if active.iter().any(|&(from, to)| (from..to).contains(&i)) {
                 let phase = i as f32 / FPS as f32 * 2.0 * std::f32::consts::TAU;
                 right_hand(i, UP, 0.5 * phase.sin())
             } else {
@@ -59,7 +59,12 @@ fn run(config: &SegmenterConfig, frames: &[PoseFrame]) -> Vec<(u64, SegmentEvent
     let mut segmenter = Segmenter::new(config.clone(), FPS);
     let mut events = Vec::new();
     for (i, frame) in frames.iter().enumerate() {
-        events.extend(segmenter.push(i as u64, frame).into_iter().map(|e| (i as u64, e)));
+        events.extend(
+            segmenter
+                .push(i as u64, frame)
+                .into_iter()
+                .map(|e| (i as u64, e)),
+        );
     }
     let end = frames.len() as u64;
     events.extend(segmenter.finish().into_iter().map(|e| (end, e)));
@@ -95,7 +100,7 @@ fn hands_down_the_whole_time_give_nothing() {
 
 #[test]
 fn one_burst_gives_one_segment_that_covers_it_with_a_little_context() {
-    let events = run(&SegmenterConfig::default(), &script(200, &[50..120]));
+    let events = run(&SegmenterConfig::default(), &script(200, &[(50, 120)]));
     let found = segments(&events);
     assert_eq!(found.len(), 1, "{:?}", spans(&found));
     let s = &found[0];
@@ -124,7 +129,7 @@ fn one_burst_gives_one_segment_that_covers_it_with_a_little_context() {
 #[test]
 fn the_utterance_ends_only_after_the_rest_time() {
     let config = SegmenterConfig::default();
-    let events = run(&config, &script(200, &[50..120]));
+    let events = run(&config, &script(200, &[(50, 120)]));
     let (ended_at, _) = events
         .iter()
         .find(|(_, e)| matches!(e, SegmentEvent::Ended(_)))
@@ -133,13 +138,22 @@ fn the_utterance_ends_only_after_the_rest_time() {
     // Hands are down from 120 (still moving for the motion span at most): the end comes
     // `rest` frames after the last activity, not earlier.
     assert!(*ended_at >= 120 + c.rest - 1, "ended at {ended_at}");
-    assert!(*ended_at <= 120 + c.motion_lag as u64 + c.rest, "ended at {ended_at}");
+    assert!(
+        *ended_at <= 120 + c.motion_lag as u64 + c.rest,
+        "ended at {ended_at}"
+    );
     // A pause shorter than the rest time keeps one utterance; a longer one splits it.
     let short_pause = (0.6 * config.rest_seconds * FPS) as usize;
-    let one = segments(&run(&config, &script(300, &[50..100, 100 + short_pause..160])));
+    let one = segments(&run(
+        &config,
+        &script(300, &[(50, 100), (100 + short_pause, 160)]),
+    ));
     assert_eq!(one.len(), 1, "{:?}", spans(&one));
     let long_pause = (2.0 * config.rest_seconds * FPS) as usize;
-    let two = segments(&run(&config, &script(300, &[50..100, 100 + long_pause..200])));
+    let two = segments(&run(
+        &config,
+        &script(300, &[(50, 100), (100 + long_pause, 200)]),
+    ));
     assert_eq!(two.len(), 2, "{:?}", spans(&two));
     assert!(two[0].last_index < two[1].first_index);
     assert_eq!(two[1].id, two[0].id + 1);
@@ -148,7 +162,10 @@ fn the_utterance_ends_only_after_the_rest_time() {
         rest_seconds: 3.0 * config.rest_seconds,
         ..config
     };
-    let bridged = segments(&run(&patient, &script(300, &[50..100, 100 + long_pause..200])));
+    let bridged = segments(&run(
+        &patient,
+        &script(300, &[(50, 100), (100 + long_pause, 200)]),
+    ));
     assert_eq!(bridged.len(), 1, "{:?}", spans(&bridged));
 }
 
@@ -159,13 +176,13 @@ fn activity_shorter_than_the_minimum_is_dropped() {
         ..SegmenterConfig::default()
     };
     // 3 frames up (0.12 s), even with the fall's movement, stays under 0.4 s.
-    let events = run(&config, &script(150, &[50..53]));
+    let events = run(&config, &script(150, &[(50, 53)]));
     assert!(events.is_empty(), "{events:?}");
     // 0.6 s up passes.
-    let found = segments(&run(&config, &script(150, &[50..65])));
+    let found = segments(&run(&config, &script(150, &[(50, 65)])));
     assert_eq!(found.len(), 1);
     // The dropped burst used no id.
-    let events = run(&config, &script(300, &[50..53, 150..180]));
+    let events = run(&config, &script(300, &[(50, 53), (150, 180)]));
     let found = segments(&events);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, 0);
@@ -270,14 +287,24 @@ fn skipped_frames_are_filled_in_linearly() {
         assert!((f.time - i as f64 / FPS).abs() < 1e-12, "{i}: {}", f.time);
         assert_eq!(f.keypoints_in_image.len(), NUM_KEYPOINTS);
     }
-    for (i, (x, y, score)) in [(110.0, 35.0, 0.375), (120.0, 30.0, 0.5), (130.0, 25.0, 0.625)]
-        .into_iter()
-        .enumerate()
+    for (i, (x, y, score)) in [
+        (110.0, 35.0, 0.375),
+        (120.0, 30.0, 0.5),
+        (130.0, 25.0, 0.625),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let k = frames[i + 1].keypoints_in_image[120];
         assert_eq!((k.x, k.y, k.score), (x, y, score), "frame {}", i + 1);
-        assert_eq!(frames[i + 1].keypoints_in_image[30], a.keypoints_in_image[30]);
-        assert_eq!(frames[i + 1].keypoints_in_image[31], b.keypoints_in_image[31]);
+        assert_eq!(
+            frames[i + 1].keypoints_in_image[30],
+            a.keypoints_in_image[30]
+        );
+        assert_eq!(
+            frames[i + 1].keypoints_in_image[31],
+            b.keypoints_in_image[31]
+        );
     }
     assert_eq!(frames[4].keypoints_in_image, b.keypoints_in_image);
     assert_eq!(frames[5].keypoints_in_image, b.keypoints_in_image);
@@ -292,8 +319,11 @@ fn a_long_utterance_comes_in_overlapping_windows() {
         still_seconds: 1000.0,
         ..SegmenterConfig::default()
     };
-    let (max, overlap) = (config.max_window_frames as u64, config.window_overlap_frames as u64);
-    let frames = script(1200, &[20..1100]);
+    let (max, overlap) = (
+        config.max_window_frames as u64,
+        config.window_overlap_frames as u64,
+    );
+    let frames = script(1200, &[(20, 1100)]);
     let events = run(&config, &frames);
     let found = segments(&events);
     assert!(found.len() >= 5, "{:?}", spans(&found));
@@ -334,7 +364,7 @@ fn a_long_utterance_comes_in_overlapping_windows() {
 
 #[test]
 fn frames_without_a_person_are_rest_and_stay_whole() {
-    let mut frames = script(300, &[50..150]);
+    let mut frames = script(300, &[(50, 150)]);
     // Nobody at all, then keypoint lists of the wrong length, then a short loss mid-signing.
     for (i, frame) in frames.iter_mut().enumerate() {
         if i < 20 {
@@ -378,7 +408,7 @@ fn memory_stays_bounded_on_an_endless_idle_stream() {
 #[test]
 fn the_open_utterance_is_readable_while_signing() {
     let config = SegmenterConfig::default();
-    let frames = script(200, &[50..120]);
+    let frames = script(200, &[(50, 120)]);
     let mut segmenter = Segmenter::new(config, FPS);
     for (i, frame) in frames.iter().enumerate() {
         segmenter.push(i as u64, frame);
@@ -406,7 +436,7 @@ fn the_open_utterance_is_readable_while_signing() {
 #[test]
 fn a_gap_too_long_to_fill_ends_the_utterance() {
     let config = SegmenterConfig::default();
-    let frames = script(100, &[0..100]);
+    let frames = script(100, &[(0, 100)]);
     let mut segmenter = Segmenter::new(config.clone(), FPS);
     let mut events = Vec::new();
     for (i, frame) in frames.iter().enumerate().take(60) {
@@ -446,7 +476,10 @@ fn the_same_signing_gives_the_same_times_at_25_and_30_fps() {
         (found[0].start, found[0].end)
     };
     let (a, b) = (times(25.0), times(30.0));
-    assert!((a.0 - b.0).abs() < 0.05 && (a.1 - b.1).abs() < 0.1, "{a:?} {b:?}");
+    assert!(
+        (a.0 - b.0).abs() < 0.05 && (a.1 - b.1).abs() < 0.1,
+        "{a:?} {b:?}"
+    );
     assert!(a.0 <= 2.0 && a.0 >= 2.0 - config.pad_seconds - 0.05);
 }
 
@@ -457,19 +490,87 @@ fn bad_settings_are_named() {
         rest_seconds: -1.0,
         ..SegmenterConfig::default()
     };
-    assert!(bad.validate().unwrap_err().to_string().contains("rest_seconds"));
+    assert!(
+        bad.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("rest_seconds")
+    );
     let bad = SegmenterConfig {
         window_overlap_frames: 256,
         ..SegmenterConfig::default()
     };
-    assert!(matches!(bad.validate(), Err(SegmenterConfigError::Window { .. })));
+    assert!(matches!(
+        bad.validate(),
+        Err(SegmenterConfigError::Window { .. })
+    ));
     let bad = SegmenterConfig {
         hand_raised_exit_in_body_units: 0.0,
         ..SegmenterConfig::default()
     };
-    assert!(matches!(bad.validate(), Err(SegmenterConfigError::Hysteresis { .. })));
+    assert!(matches!(
+        bad.validate(),
+        Err(SegmenterConfigError::Hysteresis { .. })
+    ));
     // The settings table round-trips and fills in what it leaves out.
     let parsed: SegmenterConfig = serde_json::from_str(r#"{"rest_seconds": 0.8}"#).expect("json");
     assert_eq!(parsed.rest_seconds, 0.8);
     assert_eq!(parsed.max_window_frames, 256);
+}
+
+#[test]
+fn moving_fingers_count_and_moving_hands_at_rest_do_not() {
+    // A raised right hand whose wrist stays put while its points (fingers) circle around it;
+    // after a second the hand stops. Long still spans end an utterance, so only the finger
+    // movement can keep it open.
+    let config = SegmenterConfig {
+        still_seconds: 0.8,
+        ..SegmenterConfig::default()
+    };
+    let with_fingers = |i: usize, moving: bool| {
+        let mut frame = right_hand(i, UP, 0.0);
+        let wrist = frame.keypoints_in_image[RIGHT_WRIST];
+        let phase = if moving { i as f32 * 0.8 } else { 0.0 };
+        for j in 0..HAND_POINTS {
+            let angle = phase + j as f32;
+            frame.keypoints_in_image[RIGHT_HAND_ROOT + j] = Keypoint {
+                x: wrist.x + 0.3 * UNIT_PX * angle.cos(),
+                y: wrist.y - 0.3 * UNIT_PX * angle.sin(),
+                score: 0.9,
+            };
+        }
+        frame
+    };
+    let frames: Vec<PoseFrame> = (0..150).map(|i| with_fingers(i, i < 75)).collect();
+    let found = segments(&run(&config, &frames));
+    assert_eq!(found.len(), 1, "{:?}", spans(&found));
+    // Open while the fingers move (0..75; their stop is a jump, movement for the motion span),
+    // closed by the still time after.
+    let c = counts();
+    let last = found[0].last_index;
+    assert!(
+        (74..=75 + c.motion_lag as u64 + c.pad).contains(&last),
+        "{last}"
+    );
+    // Without the fingers moving, the still time closes it within its first second.
+    let still_fingers: Vec<PoseFrame> = (0..150).map(|i| with_fingers(i, false)).collect();
+    let found = segments(&run(&config, &still_fingers));
+    assert_eq!(found.len(), 1, "{:?}", spans(&found));
+    assert!(found[0].last_index < 25, "{:?}", spans(&found));
+    // Hands swinging fast but down at rest never start an utterance.
+    let swinging: Vec<PoseFrame> = (0..300)
+        .map(|i| pose(i as f64 / FPS, [DOWN, DOWN], (i as f32 * 0.5).sin()))
+        .collect();
+    let config = SegmenterConfig::default();
+    let mut segmenter = Segmenter::new(config.clone(), FPS);
+    let mut fast_frames = 0;
+    for (i, frame) in swinging.iter().enumerate() {
+        assert!(segmenter.push(i as u64, frame).is_empty());
+        let speed = segmenter.activity().speed_in_body_units_per_second[1];
+        if speed.is_some_and(|s| s > config.hand_moving_enter_in_body_units_per_second) {
+            fast_frames += 1;
+        }
+        assert!(!segmenter.activity().moving);
+    }
+    assert!(fast_frames > 150, "{fast_frames}");
 }
