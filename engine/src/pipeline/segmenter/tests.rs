@@ -1,6 +1,7 @@
 //! Unit tests of the segmenter on synthetic poses whose hand heights and motions are known.
 
 use super::*;
+use crate::keypoints::NUM_KEYPOINTS;
 
 const FPS: f64 = 25.0;
 /// Shoulders 100 px apart with their midpoint at (150, 100): one body unit is 100 px.
