@@ -26,6 +26,8 @@ enum Command {
     Convert(cli::convert::ConvertArgs),
     /// Score predictions against references as the Uni-Sign evaluation does.
     Eval(cli::eval::EvalArgs),
+    /// List, verify and download the official model files.
+    Models(cli::models::ModelsArgs),
     /// Benchmarks against the named Python peers.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -56,6 +58,7 @@ fn main() {
         Some(Command::Translate(a)) => cli::translate::run(a),
         Some(Command::Convert(a)) => cli::convert::run(a),
         Some(Command::Eval(a)) => cli::eval::run(a),
+        Some(Command::Models(a)) => cli::models::run(a),
         Some(Command::Bench(BenchCommand::Pose(a))) => cli::bench_pose::run(a),
         Some(Command::Bench(BenchCommand::Model(a))) => cli::bench_model::run(a),
         Some(Command::Bench(BenchCommand::Ui(a))) => cli::bench_ui::run(a),

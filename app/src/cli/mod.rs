@@ -5,5 +5,6 @@ pub mod bench_pose;
 pub mod bench_ui;
 pub mod convert;
 pub mod eval;
+pub mod models;
 pub mod pose;
 pub mod translate;
