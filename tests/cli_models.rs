@@ -392,7 +392,7 @@ fn downloads_follow_the_cdn_redirect_and_the_files_translate() {
     let report = assert_ok(&run(cmd));
     assert!(report.contains("torch.save zip"), "{report}");
     assert!(report.contains("pose-only"), "{report}");
-    assert!(report.contains("all "), "{report}");
+    assert!(report.contains("keys load"), "{report}");
     assert!(report.contains("mT5 folder"), "{report}");
     assert!(!report.contains('✗'), "{report}");
 

@@ -7,7 +7,7 @@
 //! (not a sha256), whose checksum is then computed on arrival. Redirects are followed here,
 //! not by the client, so that the `Range` header and the announced checksum survive them.
 
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -160,11 +160,6 @@ impl Downloader {
             });
         }
         let status = response.status().as_u16();
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(part)
-            .map_err(super::io_error(part))?;
         match status {
             206 => {
                 let range = header(&response, "content-range").unwrap_or_default();
@@ -179,19 +174,23 @@ impl Downloader {
             200 => {
                 if offset > 0 {
                     // The server ignored the range: start over.
-                    file.set_len(0).map_err(super::io_error(part))?;
-                    file.rewind().map_err(super::io_error(part))?;
+                    remove(part)?;
                     offset = 0;
                 }
             }
             416 => {
                 // The part is not a prefix of this file (it is as long or longer): start over.
-                drop(file);
                 remove(part)?;
                 return self.fetch_into(url, part, announced, progress);
             }
             _ => return Err(status_error(url, status)),
         }
+        // Opened only once the server sends the file: a refusal leaves no empty `.part`.
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(part)
+            .map_err(super::io_error(part))?;
         let total = announced.size.or_else(|| {
             header(&response, "content-length")
                 .and_then(|l| l.parse::<u64>().ok())
@@ -330,7 +329,7 @@ impl Downloader {
         // Just hashed: verified as of the file's own modification time.
         record.verified_mtime_ns = std::fs::metadata(dest)
             .ok()
-            .and_then(|m| super::mtime_ns(&m));
+            .and_then(|m| super::record::mtime_ns(&m));
         write_record(dest, &record)?;
         Ok(Downloaded {
             path: dest.to_path_buf(),

@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use candle_core::{DType, Device, Tensor};
 
 use super::*;
+use crate::model::Mt5Config;
 
 #[test]
 fn catalogue_matches_the_release_table() {
