@@ -479,7 +479,11 @@ fn a_broken_transfer_resumes_with_a_range_request() {
     let mut cmd = signcap(dir.path());
     cmd.args(["models", "download", "wlasl_pose_only_islr", "--endpoint"])
         .arg(&hub.endpoint);
-    assert_ok(&run(cmd));
+    let stdout = assert_ok(&run(cmd));
+    assert!(
+        !stdout.contains("resumed at"),
+        "nothing was kept from an earlier run: {stdout}"
+    );
     assert_eq!(read(&repo.join("wlasl_pose_only_islr.pth")), source);
     let ranged = hub
         .seen()

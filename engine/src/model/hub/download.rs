@@ -117,11 +117,12 @@ impl Downloader {
             std::fs::create_dir_all(dir).map_err(super::io_error(dir))?;
         }
         let part = part_path(dest);
-        let resumed_from = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
         let mut announced = Announced::default();
+        // Where the first answer began writing: bytes kept from an earlier run.
+        let mut started_at = None;
         let mut attempt = 0;
         loop {
-            match self.fetch_into(&url, &part, &mut announced, progress) {
+            match self.fetch_into(&url, &part, &mut announced, &mut started_at, progress) {
                 Ok(()) => break,
                 Err(HubError::Interrupted { .. }) if attempt < self.retries => {
                     attempt += 1;
@@ -130,7 +131,7 @@ impl Downloader {
                 Err(e) => return Err(e),
             }
         }
-        self.finish(&url, &part, dest, &announced, resumed_from)
+        self.finish(&url, &part, dest, &announced, started_at.unwrap_or(0))
     }
 
     /// One request: appends the rest of the file to `part`.
@@ -139,6 +140,7 @@ impl Downloader {
         url: &str,
         part: &Path,
         announced: &mut Announced,
+        started_at: &mut Option<u64>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(), HubError> {
         let mut offset = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
@@ -147,6 +149,7 @@ impl Downloader {
             offset = 0;
         }
         if offset > 0 && announced.size == Some(offset) {
+            started_at.get_or_insert(offset);
             return Ok(());
         }
         let (response, this) = self.get(url, offset)?;
@@ -181,7 +184,7 @@ impl Downloader {
             416 => {
                 // The part is not a prefix of this file (it is as long or longer): start over.
                 remove(part)?;
-                return self.fetch_into(url, part, announced, progress);
+                return self.fetch_into(url, part, announced, started_at, progress);
             }
             _ => return Err(status_error(url, status)),
         }
@@ -197,6 +200,7 @@ impl Downloader {
                 .map(|l| l + offset)
         });
         let mut bytes = offset;
+        started_at.get_or_insert(offset);
         progress(Progress { bytes, total });
         let mut body = response.into_body().into_reader();
         let mut buf = vec![0u8; 1 << 16];
