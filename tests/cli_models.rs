@@ -452,7 +452,7 @@ fn a_broken_transfer_resumes_with_a_range_request() {
     .env("HF_ENDPOINT", &hub.endpoint);
     let error = assert_one_error(&run(cmd));
     assert!(error.contains("interrupted after"), "{error}");
-    assert!(error.contains("run the command again to resume"), "{error}");
+    assert!(error.contains("download again to resume"), "{error}");
     assert!(!target.exists());
     let half = read(&part);
     assert_eq!(half, source[..source.len() / 2]);

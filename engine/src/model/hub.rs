@@ -75,9 +75,7 @@ pub enum HubError {
         reason: String,
     },
     /// The transfer broke off; the `.part` file keeps what arrived.
-    #[error(
-        "{url}: download interrupted after {bytes} bytes ({cause}); run the command again to resume"
-    )]
+    #[error("{url}: download interrupted after {bytes} bytes ({cause}); download again to resume")]
     Interrupted {
         /// The address asked for.
         url: String,

@@ -157,9 +157,13 @@ impl Downloader {
         if announced.sha256.is_none() && announced.size.is_none() {
             *announced = this.clone();
         } else if this.sha256.is_some() && this.sha256 != announced.sha256 {
+            // Old bytes and new bytes must not be joined into one file.
+            remove(part)?;
             return Err(HubError::Protocol {
                 url: url.to_owned(),
-                reason: "the file changed on the server during the download".into(),
+                reason: "the file changed on the server during the download; the partial \
+                         download was deleted, download it again"
+                    .into(),
             });
         }
         let status = response.status().as_u16();
