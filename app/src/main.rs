@@ -30,6 +30,8 @@ enum Command {
     Convert(cli::convert::ConvertArgs),
     /// Score predictions against references as the Uni-Sign evaluation does.
     Eval(cli::eval::EvalArgs),
+    /// List, verify and download the official model files.
+    Models(cli::models::ModelsArgs),
     /// Benchmarks against the named Python peers.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -66,6 +68,7 @@ fn main() {
         Some(Command::Live(a)) => cli::live::run(a),
         Some(Command::Convert(a)) => cli::convert::run(a),
         Some(Command::Eval(a)) => cli::eval::run(a),
+        Some(Command::Models(a)) => cli::models::run(a),
         Some(Command::Bench(BenchCommand::Pose(a))) => cli::bench_pose::run(a),
         Some(Command::Bench(BenchCommand::Model(a))) => cli::bench_model::run(a),
         Some(Command::Bench(BenchCommand::Live(a))) => cli::bench_live::run(a),

@@ -10,5 +10,6 @@ pub mod convert;
 pub mod eval;
 pub mod live;
 pub mod model_args;
+pub mod models;
 pub mod pose;
 pub mod translate;

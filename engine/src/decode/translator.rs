@@ -48,22 +48,10 @@ impl TranslatorConfig {
 
     /// The language used: the configured one, else the one the checkpoint's name implies.
     pub fn resolved_language(&self) -> Language {
-        self.language
-            .unwrap_or_else(|| language_from_checkpoint_name(&self.checkpoint))
-    }
-}
-
-/// The output language the official file names imply: the CSL checkpoints (`csl_*`) are
-/// Chinese, all others (WLASL, How2Sign, OpenASL) English.
-pub fn language_from_checkpoint_name(path: &Path) -> Language {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    if name.starts_with("csl") || name.contains("_zh") {
-        Language::Chinese
-    } else {
-        Language::English
+        self.language.unwrap_or_else(|| {
+            crate::model::hub::language_from_checkpoint_name(&self.checkpoint)
+                .unwrap_or(Language::English)
+        })
     }
 }
 

@@ -22,6 +22,11 @@ const RGB_PREFIXES: [&str; 4] = [
     "fusion_gate.",
 ];
 
+/// Whether `key` belongs to the RGB branch.
+pub(crate) fn is_rgb_key(key: &str) -> bool {
+    RGB_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
 /// The model's tensors by checkpoint key, deduplicated, in their stored dtype.
 #[derive(Clone, Debug)]
 pub struct Weights {
@@ -303,7 +308,7 @@ pub fn load_weights(path: &Path, config: &UniSignConfig) -> Result<Weights, Mode
                     key: key.clone(),
                 });
             }
-        } else if RGB_PREFIXES.iter().any(|p| key.starts_with(p)) {
+        } else if is_rgb_key(key) {
             rgb_keys.push(key.clone());
         } else {
             return Err(ModelError::UnknownKey {
