@@ -1,11 +1,13 @@
 //! The desktop app: a thin egui view over worker threads joined by channels.
 
 pub mod app;
+pub mod engine_types;
 pub mod export;
 pub mod file_browser;
 pub mod inspect;
 pub mod latency;
 pub mod overlay;
+pub mod panels;
 pub mod pipeline;
 pub mod preview;
 pub mod settings;
@@ -26,6 +28,12 @@ pub struct GuiArgs {
     /// Close the app cleanly after this many seconds (scripted screenshots).
     #[arg(long)]
     pub quit_after: Option<f64>,
+    /// Uni-Sign checkpoint (.pth or .safetensors) for this run (not saved).
+    #[arg(long)]
+    pub checkpoint: Option<std::path::PathBuf>,
+    /// mT5 folder (config.json, spiece.model or tokenizer.json) for this run (not saved).
+    #[arg(long)]
+    pub mt5: Option<std::path::PathBuf>,
 }
 
 /// Opens the main window and runs until it is closed.
@@ -35,7 +43,15 @@ pub fn run(args: GuiArgs) -> anyhow::Result<()> {
         Some(path) => settings::Settings::load(path)?,
         None => settings::Settings::default(),
     };
+    // A model given here is for this run: the other path comes from the settings.
+    let model = (args.checkpoint.is_some() || args.mt5.is_some()).then(|| {
+        let mut model = settings.model.clone();
+        model.checkpoint = args.checkpoint.or(model.checkpoint);
+        model.mt5_dir = args.mt5.or(model.mt5_dir);
+        model
+    });
     let mut options = AppOptions::with_engine(settings, settings_path);
+    options.model = model;
     options.open = args.open.map(pipeline::SourceRequest::File);
     options.quit_after = match args.quit_after {
         Some(seconds) if seconds.is_finite() && seconds >= 0.0 => {
