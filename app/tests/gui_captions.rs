@@ -137,12 +137,8 @@ fn write_rgb_checkpoint(path: &Path) {
         .map(|(key, shape, bytes)| {
             (
                 key.clone(),
-                safetensors::tensor::TensorView::new(
-                    safetensors::Dtype::F32,
-                    shape.clone(),
-                    bytes,
-                )
-                .expect("tensor view"),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .expect("tensor view"),
             )
         })
         .collect();
@@ -209,7 +205,11 @@ fn model_errors_each_show_one_clear_message_and_the_player_keeps_going() {
         assert_player_plays(&mut harness);
         harness.get_by_label("Dismiss").click();
         harness.run_steps(2);
-        assert!(harness.state().notices.is_empty());
+        assert!(
+            harness.state().notices.is_empty(),
+            "{:?}",
+            harness.state().notices
+        );
     }
     // None of the failures was remembered.
     assert_eq!(
@@ -286,9 +286,13 @@ fn provisional_caption_is_greyed_then_final_goes_to_history_transcript_and_copy(
     let settings_path = dir.path().join("settings.toml");
     let mut harness = scripted_app(&settings_path, &transcripts);
     let (weak, strong) = {
-        let visuals = &harness.ctx.style().visuals;
+        let style = harness.ctx.global_style();
+        let visuals = &style.visuals;
         let luma = |c: egui::Color32| (u32::from(c.r()) + u32::from(c.g()) + u32::from(c.b())) / 3;
-        (luma(visuals.weak_text_color()), luma(visuals.strong_text_color()))
+        (
+            luma(visuals.weak_text_color()),
+            luma(visuals.strong_text_color()),
+        )
     };
     assert!(strong > weak + 60, "theme: weak {weak}, strong {strong}");
 
@@ -342,7 +346,10 @@ fn provisional_caption_is_greyed_then_final_goes_to_history_transcript_and_copy(
         .state_mut()
         .receive_caption(caption(1, 1.5, 2.2, "WORLD", true));
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.ends_with("00:00:01.500 --> 00:00:02.200  WORLD\n"), "{text}");
+    assert!(
+        text.ends_with("00:00:01.500 --> 00:00:02.200  WORLD\n"),
+        "{text}"
+    );
 
     // Copy all puts every final line on the clipboard.
     harness.run_steps(2);
@@ -360,15 +367,18 @@ fn provisional_caption_is_greyed_then_final_goes_to_history_transcript_and_copy(
         .collect();
     assert_eq!(
         copied,
-        [
-            "00:00:00.400 --> 00:00:01.300  HELLO final\n00:00:01.500 --> 00:00:02.200  WORLD\n"
-        ]
+        ["00:00:00.400 --> 00:00:01.300  HELLO final\n00:00:01.500 --> 00:00:02.200  WORLD\n"]
     );
 
     // High contrast: white on black, saved.
     harness.get_by_label("High contrast").click();
     harness.run_steps(3);
-    assert!(Settings::load(&settings_path).unwrap().captions.high_contrast);
+    assert!(
+        Settings::load(&settings_path)
+            .unwrap()
+            .captions
+            .high_contrast
+    );
     let rect = harness.get_all_by_label("WORLD").next().unwrap().rect();
     let image = harness.render().unwrap();
     assert!(brightest_luma(&image, rect) >= 250);
@@ -377,7 +387,10 @@ fn provisional_caption_is_greyed_then_final_goes_to_history_transcript_and_copy(
         ((rect.left() - 3.0) * ppp) as u32,
         ((rect.top() - 3.0) * ppp) as u32,
     );
-    assert!(corner[0] < 8 && corner[1] < 8 && corner[2] < 8, "{corner:?}");
+    assert!(
+        corner[0] < 8 && corner[1] < 8 && corner[2] < 8,
+        "{corner:?}"
+    );
 }
 
 #[test]
@@ -393,9 +406,7 @@ fn clicking_a_caption_on_the_track_seeks_to_its_start_and_captions_export() {
     }
     harness.run_steps(2);
     // 1.2 s at 25 fps.
-    harness
-        .get_by_label_contains("Caption at 0:01.2")
-        .click();
+    harness.get_by_label_contains("Caption at 0:01.2").click();
     step_until(&mut harness, Duration::from_secs(5), "the seek", |app| {
         app.player.displayed_index == 30
     });
@@ -425,7 +436,9 @@ fn clicking_a_caption_on_the_track_seeks_to_its_start_and_captions_export() {
         harness.step();
         harness.get_by_label("Export").click();
         step_until(&mut harness, Duration::from_secs(20), "the export", |app| {
-            app.last_export.as_ref().is_some_and(|r| r.as_ref() == Ok(&path))
+            app.last_export
+                .as_ref()
+                .is_some_and(|r| r.as_ref() == Ok(&path))
                 && !app.is_exporting()
         });
         written.push(path);
@@ -439,8 +452,14 @@ fn clicking_a_caption_on_the_track_seeks_to_its_start_and_captions_export() {
         let cues = parsed[kind].as_array().unwrap();
         assert_eq!(cues.len(), captions.len(), "{kind}: {parsed}");
         for (cue, c) in cues.iter().zip(&captions) {
-            assert!((cue["start"].as_f64().unwrap() - c.start).abs() < 1e-6, "{kind}");
-            assert!((cue["end"].as_f64().unwrap() - c.end).abs() < 1e-6, "{kind}");
+            assert!(
+                (cue["start"].as_f64().unwrap() - c.start).abs() < 1e-6,
+                "{kind}"
+            );
+            assert!(
+                (cue["end"].as_f64().unwrap() - c.end).abs() < 1e-6,
+                "{kind}"
+            );
             assert_eq!(cue["text"].as_str().unwrap(), c.text, "{kind}");
         }
     }

@@ -93,7 +93,11 @@ fn long_time(seconds: f64) -> String {
 
 /// One transcript line: `HH:MM:SS.mmm --> HH:MM:SS.mmm  text`.
 pub fn transcript_line(caption: &CaptionUpdate) -> String {
-    let text = caption.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = caption
+        .text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     format!(
         "{} --> {}  {text}\n",
         long_time(caption.start),
@@ -346,16 +350,13 @@ impl App {
             let right = x_of(caption.end).max(left + 6.0);
             let box_rect =
                 egui::Rect::from_x_y_ranges(left..=right, rect.top() + 2.0..=rect.bottom() - 2.0);
-            let id = ui.scope_id().with(("caption-box", caption.utterance, provisional));
+            let id = ui
+                .scope_id()
+                .with(("caption-box", caption.utterance, provisional));
             let response = ui.interact(box_rect, id, Sense::click());
-            let label = format!(
-                "Caption at {}: {}",
-                short_time(caption.start),
-                caption.text
-            );
-            response.widget_info(|| {
-                egui::WidgetInfo::labeled(egui::Role::Button, true, label.clone())
-            });
+            let label = format!("Caption at {}: {}", short_time(caption.start), caption.text);
+            response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label.clone()));
             let fill = if provisional {
                 ui.visuals().widgets.inactive.bg_fill
             } else if response.hovered() {
@@ -412,7 +413,10 @@ mod tests {
     fn finals_replace_their_provisional_and_stale_provisionals_are_ignored() {
         let mut log = CaptionLog::default();
         assert!(!log.apply(update(1, 2.0, "hel", false)));
-        assert_eq!(log.provisional.as_ref().map(|p| p.text.as_str()), Some("hel"));
+        assert_eq!(
+            log.provisional.as_ref().map(|p| p.text.as_str()),
+            Some("hel")
+        );
         assert!(log.apply(update(1, 2.0, "hello", true)));
         assert!(log.provisional.is_none());
         assert!(!log.apply(update(1, 2.0, "late", false)));

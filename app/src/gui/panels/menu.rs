@@ -124,7 +124,10 @@ impl App {
                 }
                 let can_export_captions = self.export.is_none()
                     && !self.captions.finals.is_empty()
-                    && self.pipeline.as_ref().is_some_and(|p| matches!(p.request, SourceRequest::File(_)));
+                    && self
+                        .pipeline
+                        .as_ref()
+                        .is_some_and(|p| matches!(p.request, SourceRequest::File(_)));
                 for ext in CAPTION_EXTENSIONS {
                     if ui
                         .add_enabled(
@@ -182,11 +185,15 @@ impl App {
             } else {
                 ui.visuals().text_color()
             };
-            ui.horizontal(|ui| {
-                ui.label(RichText::new(&notice.message).color(color));
+            // The button at the right edge: a long message wraps instead of pushing it out of
+            // sight.
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::TOP), |ui| {
                 if ui.small_button("Dismiss").clicked() {
                     dismissed = Some(i);
                 }
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::TOP), |ui| {
+                    ui.add(egui::Label::new(RichText::new(&notice.message).color(color)).wrap());
+                });
             });
         }
         if let Some(i) = dismissed {
@@ -242,7 +249,12 @@ impl App {
         }
     }
 
-    pub(crate) fn use_chosen_path(&mut self, ctx: &egui::Context, purpose: BrowserPurpose, path: PathBuf) {
+    pub(crate) fn use_chosen_path(
+        &mut self,
+        ctx: &egui::Context,
+        purpose: BrowserPurpose,
+        path: PathBuf,
+    ) {
         match purpose {
             BrowserPurpose::Open => self.open(ctx, SourceRequest::File(path)),
             BrowserPurpose::ExportClip(_) => self.start_export(ctx, path),

@@ -273,7 +273,12 @@ impl App {
     }
 
     /// Puts a path chosen in a file dialog into the panel and loads the result at once.
-    pub(crate) fn use_model_path(&mut self, ctx: &egui::Context, purpose: BrowserPurpose, path: PathBuf) {
+    pub(crate) fn use_model_path(
+        &mut self,
+        ctx: &egui::Context,
+        purpose: BrowserPurpose,
+        path: PathBuf,
+    ) {
         let mut choice = self.model.choice.clone();
         match purpose {
             BrowserPurpose::ModelCheckpoint => choice.checkpoint = Some(path),
@@ -292,18 +297,19 @@ impl App {
             ModelState::Checking(config) => {
                 ui.horizontal(|ui| {
                     ui.spinner();
-                    ui.label(format!("Loading the model {}…", config.checkpoint.display()));
+                    ui.label(format!(
+                        "Loading the model {}…",
+                        config.checkpoint.display()
+                    ));
                 });
             }
             ModelState::Ready(config, _) => {
                 ui.label(format!(
                     "Model: {} ({}, {} beams)",
-                    config
-                        .checkpoint
-                        .file_name()
-                        .map_or_else(|| config.checkpoint.display().to_string(), |n| n
-                            .to_string_lossy()
-                            .into_owned()),
+                    config.checkpoint.file_name().map_or_else(
+                        || config.checkpoint.display().to_string(),
+                        |n| n.to_string_lossy().into_owned()
+                    ),
                     language_name(config.language.unwrap_or(Language::English)),
                     config.beams
                 ));
@@ -388,7 +394,7 @@ impl App {
                     ui.end_row();
                 });
                 if ui
-                    .add_enabled(!self.model.check.is_some(), egui::Button::new("Load model"))
+                    .add_enabled(self.model.check.is_none(), egui::Button::new("Load model"))
                     .clicked()
                 {
                     load = true;
