@@ -22,6 +22,10 @@ enum Command {
     Pose(cli::pose::PoseArgs),
     /// Translate a video or pose file into text with a Uni-Sign checkpoint.
     Translate(cli::translate::TranslateArgs),
+    /// Caption a video or pose file: signing segments and their translations as SRT, WebVTT or JSON.
+    Caption(cli::caption::CaptionArgs),
+    /// Live captions from a webcam in the terminal.
+    Live(cli::live::LiveArgs),
     /// Convert checkpoints between the official .pth and safetensors.
     Convert(cli::convert::ConvertArgs),
     /// Score predictions against references as the Uni-Sign evaluation does.
@@ -37,6 +41,8 @@ enum BenchCommand {
     Pose(cli::bench_pose::BenchPoseArgs),
     /// Encoder and decoder time per token next to PyTorch.
     Model(cli::bench_model::BenchModelArgs),
+    /// The whole live pipeline on a clip at its frame rate with mT5-base-shaped weights.
+    Live(cli::bench_live::BenchLiveArgs),
     /// UI frame times and overlay lag while playing a clip.
     Ui(cli::bench_ui::BenchUiArgs),
 }
@@ -54,10 +60,13 @@ fn main() {
         None => gui::run(cli.gui),
         Some(Command::Pose(a)) => cli::pose::run(a),
         Some(Command::Translate(a)) => cli::translate::run(a),
+        Some(Command::Caption(a)) => cli::caption::run(a),
+        Some(Command::Live(a)) => cli::live::run(a),
         Some(Command::Convert(a)) => cli::convert::run(a),
         Some(Command::Eval(a)) => cli::eval::run(a),
         Some(Command::Bench(BenchCommand::Pose(a))) => cli::bench_pose::run(a),
         Some(Command::Bench(BenchCommand::Model(a))) => cli::bench_model::run(a),
+        Some(Command::Bench(BenchCommand::Live(a))) => cli::bench_live::run(a),
         Some(Command::Bench(BenchCommand::Ui(a))) => cli::bench_ui::run(a),
     };
     if let Err(e) = result {

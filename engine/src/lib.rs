@@ -12,6 +12,7 @@ pub mod eval;
 pub mod fsutil;
 pub mod keypoints;
 pub mod model;
+pub mod pipeline;
 pub mod pose;
 pub mod source;
 pub mod train;

@@ -107,7 +107,7 @@ fn four_hypothesis_steps(
 }
 
 /// Peak resident memory of this process in MB (`VmHWM`).
-fn max_rss_mb() -> Option<f64> {
+pub(crate) fn max_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -148,7 +148,7 @@ fn model_file(path: Option<&Path>, flag: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
-fn progress_bar(frames: Option<u64>) -> ProgressBar {
+pub(crate) fn progress_bar(frames: Option<u64>) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

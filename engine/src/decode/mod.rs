@@ -3,9 +3,11 @@
 pub mod search;
 pub mod sentencepiece;
 pub mod tokenizer;
+pub mod translator;
 
 pub use search::{SearchConfig, SearchError, beam_search, generate, greedy_search};
 pub use tokenizer::{MT5Tokenizer, TokenizerError};
+pub use translator::{SearchMode, TranslatedClip, Translator, TranslatorConfig, TranslatorError};
 
 /// A seq2seq decoder that the search algorithms drive one token at a time. The encoder side
 /// (and its cross-attention keys and values) is fixed when the decoder is created.

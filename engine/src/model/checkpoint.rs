@@ -462,7 +462,7 @@ impl Weights {
                 path: path.display().to_string(),
                 reason: format!("cannot serialise: {e}"),
             })?;
-        crate::fsutil::write_atomic(path, &bytes).map_err(|source| ModelError::Io {
+        crate::fsutil::write_atomic(path, &bytes).map_err(|source| ModelError::Write {
             path: path.display().to_string(),
             source,
         })
@@ -474,4 +474,34 @@ impl Weights {
             .get("mt5_model.shared.weight")
             .map(|t| t.dtype())
     }
+}
+
+/// Random weights of the shapes `config` implies, for benchmarks and soaks where no trained
+/// checkpoint may be shipped: matrices N(0, 1/√fan-in) (so activations keep their scale), norms
+/// and BatchNorm scales 1, BatchNorm statistics 0 and 1, seeded. `dtype` is the storage dtype
+/// (bf16 as released).
+pub fn random_weights(config: &UniSignConfig, dtype: DType, seed: u64) -> Result<Weights, ModelError> {
+    let device = candle_core::Device::Cpu;
+    device.set_seed(seed)?;
+    let mut tensors = HashMap::new();
+    for ExpectedKey { key, shape } in expected_keys(config) {
+        let ones = key.ends_with("layer_norm.weight")
+            || key.ends_with("running_var")
+            || (key.contains(".bn.") || key.contains("residual.1") || key.contains("tcn.1"))
+                && key.ends_with(".weight");
+        let zeros = key.ends_with("running_mean") || key.ends_with(".bias") || key == "part_para";
+        let tensor = if ones {
+            Tensor::ones(shape.as_slice(), DType::F32, &device)?
+        } else if zeros {
+            Tensor::zeros(shape.as_slice(), DType::F32, &device)?
+        } else {
+            let fan_in: usize = shape.iter().skip(1).product::<usize>().max(1);
+            Tensor::randn(0f32, 1.0 / (fan_in as f32).sqrt(), shape.as_slice(), &device)?
+        };
+        tensors.insert(key, tensor.to_dtype(dtype)?);
+    }
+    Ok(Weights {
+        path: "random weights".into(),
+        tensors,
+    })
 }

@@ -21,9 +21,17 @@ use crate::keypoints::unisign::UniSignInput;
 /// Errors of model loading and inference.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    /// A file could not be read or written (the OS error is the source).
+    #[error("cannot read {path}")]
     Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file could not be written (the OS error is the source).
+    #[error("cannot write {path}")]
+    Write {
         /// The file.
         path: String,
         /// The cause.
