@@ -14,9 +14,8 @@ use egui::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use signcap::gui::App;
-use signcap::gui::engine_types::CaptionUpdate;
 use signcap::gui::panels::model::{ModelState, NO_MODEL_HELP};
-use signcap::gui::pipeline::SourceRequest;
+use signcap::gui::pipeline::{CaptionUpdate, SegmentSpan, SourceRequest};
 use signcap::gui::settings::{ModelSettings, Settings, ThemeChoice};
 use signcap_engine::source::FrameSource;
 use support::*;
@@ -61,16 +60,26 @@ fn scripted_app(settings_path: &Path, transcripts: &Path) -> Harness<'static, Ap
 }
 
 fn caption(utterance: u64, start: f64, end: f64, text: &str, is_final: bool) -> CaptionUpdate {
+    let now = std::time::Instant::now();
     CaptionUpdate {
-        utterance,
-        window: 0,
-        start,
-        end,
+        span: SegmentSpan {
+            utterance,
+            window: 0,
+            start,
+            end,
+            first_index: (start * 25.0) as u64,
+            last_index: (end * 25.0) as u64,
+            is_final,
+        },
         text: text.into(),
+        ids: vec![0, 5, 1],
         token_logprobs: vec![-0.1, -0.2],
         confidence: 0.85,
         alternatives: Vec::new(),
         is_final,
+        requested_at: now,
+        ready_at: now,
+        last_frame_captured_at: None,
     }
 }
 
@@ -453,11 +462,11 @@ fn clicking_a_caption_on_the_track_seeks_to_its_start_and_captions_export() {
         assert_eq!(cues.len(), captions.len(), "{kind}: {parsed}");
         for (cue, c) in cues.iter().zip(&captions) {
             assert!(
-                (cue["start"].as_f64().unwrap() - c.start).abs() < 1e-6,
+                (cue["start"].as_f64().unwrap() - c.span.start).abs() < 1e-6,
                 "{kind}"
             );
             assert!(
-                (cue["end"].as_f64().unwrap() - c.end).abs() < 1e-6,
+                (cue["end"].as_f64().unwrap() - c.span.end).abs() < 1e-6,
                 "{kind}"
             );
             assert_eq!(cue["text"].as_str().unwrap(), c.text, "{kind}");

@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use egui::{Pos2, Rect};
-use signcap_engine::pose::{PoseConfig, PoseError, PoseEstimator};
-use signcap_engine::source::{self, FrameSource, SourceError, SourceInfo};
+use signcap_engine::source::{self, SourceInfo};
 
 use super::export::ExportJob;
 use super::file_browser::{FileBrowser, SystemDialog};
@@ -17,7 +16,8 @@ use super::overlay::{GroupToggles, OverlayResources};
 use super::panels::captions::{CaptionLog, Transcript};
 use super::panels::model::ModelPanel;
 use super::pipeline::{
-    EstimatorFactory, Pipeline, PipelineLimits, SourceOpener, SourceRequest, WorkerEvent,
+    self, CaptionConfig, CaptureCommand, EstimatorFactory, Pipeline, PipelineConfig, PipelineEvent, PipelineLimits,
+    SourceOpener, SourceRequest, Stage, frame_image,
 };
 use super::preview::CameraPreview;
 use super::settings::{ModelSettings, Settings, ThemeChoice};
@@ -52,6 +52,8 @@ pub struct AppOptions {
     /// A model for this run only (`--checkpoint`, `--mt5`), not saved; `None` loads the
     /// settings' model.
     pub model: Option<ModelSettings>,
+    /// The pipeline's clock (provisional-caption pacing); tests may drive their own.
+    pub clock: Arc<dyn pipeline::Clock>,
 }
 
 impl AppOptions {
@@ -62,25 +64,13 @@ impl AppOptions {
             settings_path,
             open: None,
             quit_after: None,
-            open_source: Arc::new(open_engine_source),
-            make_estimator: Arc::new(create_engine_estimator),
+            open_source: Arc::new(pipeline::open_engine_source),
+            make_estimator: Arc::new(pipeline::create_engine_estimator),
             list_cameras: Arc::new(list_engine_cameras),
             model: None,
+            clock: pipeline::SystemClock::shared(),
         }
     }
-}
-
-/// Opens a file or a camera with the engine's sources.
-pub fn open_engine_source(request: &SourceRequest) -> Result<Box<dyn FrameSource>, SourceError> {
-    Ok(match request {
-        SourceRequest::File(path) => Box::new(source::VideoFile::open(path)?),
-        SourceRequest::Camera(index) => Box::new(source::Camera::open(*index)?),
-    })
-}
-
-/// Builds the configured pose backend.
-pub fn create_engine_estimator(config: &PoseConfig) -> Result<Box<dyn PoseEstimator>, PoseError> {
-    signcap_engine::pose::create_estimator(config)
 }
 
 /// Cameras the engine finds, as (index to open, name).
@@ -184,6 +174,8 @@ pub struct App {
     pub(crate) pose_ready: bool,
     pub(crate) pose_failed: bool,
     pub(crate) confidence_cache: (usize, Vec<[f64; 6]>),
+    /// Mean confidence per keypoint group of each pose scored so far, by frame index.
+    pub(crate) group_scores: std::collections::BTreeMap<u64, [f32; 5]>,
     pub(crate) normalized_cache: Option<(usize, u64, Option<NormalizedFrame>)>,
     /// The translation model and its panel.
     pub model: ModelPanel,
@@ -237,6 +229,7 @@ impl App {
             pose_ready: false,
             pose_failed: false,
             confidence_cache: (0, Vec::new()),
+            group_scores: Default::default(),
             normalized_cache: None,
             model: ModelPanel::new(options.model.clone().unwrap_or(model_settings)),
             captions: CaptionLog::default(),
@@ -311,18 +304,55 @@ impl App {
             decode_ahead: self.settings.player.decode_ahead,
             sync_delay_frames: self.settings.player.sync_delay_frames,
         };
+        // Without a model the segmenter still finds utterances; with one they get captions.
+        let translator = self.model.translator().map(|(_, t)| t.clone());
+        let captions = CaptionConfig {
+            translator,
+            provisional_interval: Some(Duration::from_millis(
+                self.model.choice.provisional_interval_ms.max(50),
+            )),
+            ..CaptionConfig::default()
+        };
         self.pipeline = Some(Pipeline::start(
             request,
             open_source,
             self.options.make_estimator.clone(),
-            self.settings.pose.clone(),
-            limits,
+            Arc::new(frame_image),
+            PipelineConfig {
+                pose: self.settings.pose.clone(),
+                limits,
+                mode: None,
+                captions: Some(captions),
+            },
+            self.options.clock.clone(),
             move || repaint_ctx.request_repaint(),
         ));
         self.player = PlayerState {
             speed: self.player.speed.max(0.05),
             ..PlayerState::default()
         };
+    }
+
+    /// Opens the open source again at the frame on screen, playing if it was: a new model
+    /// takes effect in a new pipeline.
+    pub(crate) fn reopen_at_same_frame(&mut self, ctx: &egui::Context) {
+        let Some(request) = self.pipeline.as_ref().map(|p| p.request.clone()) else {
+            return;
+        };
+        let (index, was_playing) = (self.player.displayed_index, self.player.playing);
+        self.open(ctx, request);
+        if index > 0
+            && let Some(pipeline) = &self.pipeline
+        {
+            // The source's length is not known yet, so no clamping here: the capture stage
+            // clamps.
+            self.player.displayed_index = index;
+            self.requested_index = Some(index);
+            pipeline.command(CaptureCommand::Seek(index));
+        }
+        if was_playing {
+            self.play();
+        }
     }
 
     /// Closes the current source and forgets its frames.
@@ -335,6 +365,7 @@ impl App {
         self.pose_ready = false;
         self.pose_failed = false;
         self.confidence_cache = (0, Vec::new());
+        self.group_scores.clear();
         self.normalized_cache = None;
         self.latency = LatencyStats::default();
         self.captions = CaptionLog::default();
@@ -360,16 +391,20 @@ impl App {
     pub(crate) fn pump(&mut self, ctx: &egui::Context) {
         let now = Instant::now();
         let mut failures = Vec::new();
+        let mut captions = Vec::new();
         let mut ended = false;
-        self.pump_model();
+        self.pump_model(ctx);
         if let Some(pipeline) = &self.pipeline {
             for event in pipeline.events.try_iter() {
                 match event {
-                    WorkerEvent::Opened(info) => self.source_info = Some(info),
-                    WorkerEvent::PoseReady => self.pose_ready = true,
-                    WorkerEvent::Failed { stage, message } => failures.push((stage, message)),
+                    PipelineEvent::Opened(info) => self.source_info = Some(info),
+                    PipelineEvent::PoseReady => self.pose_ready = true,
+                    PipelineEvent::Failed { stage, message } => failures.push((stage, message)),
                     // Applied after the frames: the clip's last frame may be queued still.
-                    WorkerEvent::Ended => ended = true,
+                    PipelineEvent::Ended => ended = true,
+                    PipelineEvent::Caption(update) => captions.push(update),
+                    // Utterance bounds show through their captions.
+                    PipelineEvent::Segment(_) | PipelineEvent::Finished => {}
                 }
             }
             let live = self
@@ -382,16 +417,18 @@ impl App {
                     continue;
                 }
                 self.player.displayed_index = msg.index;
-                self.latency.record_capture(now - msg.captured_at);
+                self.latency
+                    .record_stage(Stage::Capture, now - msg.captured_at, None);
                 self.latency.record_displayed(now);
             }
             if ended {
                 self.player.playing = false;
             }
             for msg in pipeline.poses_to_ui.try_iter() {
-                self.latency.record_pose(
+                self.latency.record_stage(
+                    Stage::Pose,
                     msg.finished_at - msg.captured_at,
-                    msg.finished_at - msg.started_at,
+                    Some(msg.finished_at - msg.started_at),
                 );
             }
             self.latency.record_queues(
@@ -401,17 +438,34 @@ impl App {
             );
             self.latency.counters = Some(pipeline.counters.clone());
         }
+        for update in captions {
+            if let Some(captured_at) = update.last_frame_captured_at {
+                self.latency.record_stage(
+                    Stage::Segmenter,
+                    update.requested_at.saturating_duration_since(captured_at),
+                    None,
+                );
+                self.latency.record_stage(
+                    Stage::Translator,
+                    update.ready_at.saturating_duration_since(captured_at),
+                    Some(update.ready_at.saturating_duration_since(update.requested_at)),
+                );
+            }
+            self.receive_caption(update);
+        }
         for (stage, message) in failures {
             let prefix = match stage {
-                "pose" => "Pose estimation stopped",
-                _ => "Video stopped",
+                Stage::Capture => "Video stopped",
+                Stage::Pose => "Pose estimation stopped",
+                Stage::Segmenter | Stage::Translator => "Captions stopped",
             };
             self.notice(format!("{prefix}: {message}"), true);
             match stage {
                 // Nothing was ever shown: back to the start screen, the message stays.
-                "capture" if self.source_info.is_none() => self.close(),
-                "capture" => self.player.playing = false,
-                _ => self.pose_failed = true,
+                Stage::Capture if self.source_info.is_none() => self.close(),
+                Stage::Capture => self.player.playing = false,
+                Stage::Pose => self.pose_failed = true,
+                Stage::Segmenter | Stage::Translator => {}
             }
         }
         // Texture for the displayed frame, straight from the store (no decoding here).
@@ -421,7 +475,7 @@ impl App {
                 .as_ref()
                 .and_then(|p| p.store.frame(self.player.displayed_index))
         {
-            let image = egui::ImageData::Color(stored.image.clone());
+            let image = egui::ImageData::Color(stored.display.clone());
             match &mut self.texture {
                 Some(texture) => texture.set(image, egui::TextureOptions::LINEAR),
                 None => {

@@ -1,7 +1,6 @@
 //! The desktop app: a thin egui view over worker threads joined by channels.
 
 pub mod app;
-pub mod engine_types;
 pub mod export;
 pub mod file_browser;
 pub mod inspect;

@@ -9,14 +9,19 @@ use egui::{Color32, RichText, Sense};
 use signcap_engine::captions::Caption;
 
 use crate::gui::app::App;
-use crate::gui::engine_types::CaptionUpdate;
+use crate::gui::pipeline::CaptionUpdate;
 use crate::gui::panels::model::ModelState;
+
+/// A caption's window: (utterance, window within it).
+fn window_key(caption: &CaptionUpdate) -> (u64, usize) {
+    (caption.span.utterance, caption.span.window)
+}
 
 /// The captions of the open source: final ones in order, and the provisional one of the
 /// utterance still being signed.
 #[derive(Clone, Debug, Default)]
 pub struct CaptionLog {
-    /// Final captions, one per utterance, in start order.
+    /// Final captions, one per window of an utterance, in start order.
     pub finals: Vec<CaptionUpdate>,
     /// The newest provisional caption, until its utterance is final.
     pub provisional: Option<CaptionUpdate>,
@@ -25,10 +30,10 @@ pub struct CaptionLog {
 impl CaptionLog {
     /// Takes an update; returns true when it is a new or revised final caption.
     pub fn apply(&mut self, update: CaptionUpdate) -> bool {
-        let is_done = |u: u64| self.finals.iter().any(|f| f.utterance == u);
+        let key = window_key(&update);
         if !update.is_final {
-            // A late provisional caption of an utterance already final is stale.
-            if !is_done(update.utterance) {
+            // A late provisional caption of a window already final is stale.
+            if !self.finals.iter().any(|f| window_key(f) == key) {
                 self.provisional = Some(update);
             }
             return false;
@@ -36,18 +41,18 @@ impl CaptionLog {
         if self
             .provisional
             .as_ref()
-            .is_some_and(|p| p.utterance == update.utterance)
+            .is_some_and(|p| window_key(p) == key)
         {
             self.provisional = None;
         }
         match self
             .finals
             .iter_mut()
-            .find(|f| f.utterance == update.utterance)
+            .find(|f| window_key(f) == key)
         {
             Some(existing) => *existing = update,
             None => {
-                let at = self.finals.partition_point(|f| f.start <= update.start);
+                let at = self.finals.partition_point(|f| f.span.start <= update.span.start);
                 self.finals.insert(at, update);
             }
         }
@@ -59,8 +64,8 @@ impl CaptionLog {
         self.finals
             .iter()
             .map(|f| Caption {
-                start: f.start,
-                end: f.end.max(f.start),
+                start: f.span.start,
+                end: f.span.end.max(f.span.start),
                 text: f.text.clone(),
                 confidence: f.confidence,
             })
@@ -100,8 +105,8 @@ pub fn transcript_line(caption: &CaptionUpdate) -> String {
         .join(" ");
     format!(
         "{} --> {}  {text}\n",
-        long_time(caption.start),
-        long_time(caption.end)
+        long_time(caption.span.start),
+        long_time(caption.span.end)
     )
 }
 
@@ -304,8 +309,8 @@ impl App {
                         }
                         ui.weak(format!(
                             "{}–{}",
-                            short_time(caption.start),
-                            short_time(caption.end)
+                            short_time(caption.span.start),
+                            short_time(caption.span.end)
                         ));
                         let (color, _) = line_colors(ui, high_contrast, false);
                         ui.label(RichText::new(&caption.text).color(color))
@@ -346,15 +351,15 @@ impl App {
             .map(|c| (c, false))
             .chain(self.captions.provisional.iter().map(|c| (c, true)));
         for (caption, provisional) in boxes {
-            let left = x_of(caption.start);
-            let right = x_of(caption.end).max(left + 6.0);
+            let left = x_of(caption.span.start);
+            let right = x_of(caption.span.end).max(left + 6.0);
             let box_rect =
                 egui::Rect::from_x_y_ranges(left..=right, rect.top() + 2.0..=rect.bottom() - 2.0);
             let id = ui
                 .scope_id()
-                .with(("caption-box", caption.utterance, provisional));
+                .with(("caption-box", window_key(caption), provisional));
             let response = ui.interact(box_rect, id, Sense::click());
-            let label = format!("Caption at {}: {}", short_time(caption.start), caption.text);
+            let label = format!("Caption at {}: {}", short_time(caption.span.start), caption.text);
             response
                 .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label.clone()));
             let fill = if provisional {
@@ -374,7 +379,7 @@ impl App {
                 ui.visuals().strong_text_color(),
             );
             if response.clicked() {
-                seek_to = Some(caption.start);
+                seek_to = Some(caption.span.start);
             }
             response.on_hover_text(label);
         }
@@ -396,16 +401,26 @@ mod tests {
     use super::*;
 
     fn update(utterance: u64, start: f64, text: &str, is_final: bool) -> CaptionUpdate {
+        let now = std::time::Instant::now();
         CaptionUpdate {
-            utterance,
-            window: 0,
-            start,
-            end: start + 1.0,
+            span: crate::gui::pipeline::SegmentSpan {
+                utterance,
+                window: 0,
+                start,
+                end: start + 1.0,
+                first_index: 0,
+                last_index: 0,
+                is_final,
+            },
             text: text.into(),
+            ids: Vec::new(),
             token_logprobs: Vec::new(),
             confidence: 0.5,
             alternatives: Vec::new(),
             is_final,
+            requested_at: now,
+            ready_at: now,
+            last_frame_captured_at: None,
         }
     }
 

@@ -2,14 +2,16 @@
 //! how often provisional captions come; the choice is checked on a worker (by loading it) with
 //! one message in the user's terms, and remembered in the settings once it loads.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
+use signcap_engine::decode::translator::{
+    Translator, TranslatorConfig, TranslatorError, language_from_checkpoint_name,
+};
 use signcap_engine::model::{Language, ModelError};
 
 use crate::gui::app::App;
-use crate::gui::engine_types::{Translator, TranslatorConfig, TranslatorError};
 use crate::gui::file_browser::BrowserPurpose;
 use crate::gui::settings::ModelSettings;
 
@@ -23,19 +25,6 @@ pub const NO_MODEL_HELP: &str = "No translation model yet, so there are no capti
 /// Most tokens per caption (the official setting).
 const MAX_NEW_TOKENS: usize = 100;
 
-/// The output language a checkpoint's file name implies: `csl` in it means Chinese.
-pub fn language_from_name(checkpoint: &Path) -> Language {
-    let name = checkpoint
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    if name.contains("csl") {
-        Language::Chinese
-    } else {
-        Language::English
-    }
-}
-
 /// The language's name for people.
 pub fn language_name(language: Language) -> &'static str {
     match language {
@@ -48,18 +37,16 @@ pub fn language_name(language: Language) -> &'static str {
 pub fn translator_config(settings: &ModelSettings) -> Option<TranslatorConfig> {
     let checkpoint = settings.checkpoint.clone()?;
     let mt5_dir = settings.mt5_dir.clone()?;
-    Some(TranslatorConfig {
-        language: Some(
-            settings
-                .language
-                .unwrap_or_else(|| language_from_name(&checkpoint)),
-        ),
-        checkpoint,
-        mt5_dir,
-        beams: settings.beams.max(1),
-        max_new_tokens: MAX_NEW_TOKENS,
-        threads: settings.threads,
-    })
+    let mut config = TranslatorConfig::new(checkpoint, mt5_dir);
+    config.language = Some(
+        settings
+            .language
+            .unwrap_or_else(|| language_from_checkpoint_name(&config.checkpoint)),
+    );
+    config.beams = settings.beams.max(1);
+    config.max_new_tokens = MAX_NEW_TOKENS;
+    config.threads = settings.threads;
+    Some(config)
 }
 
 /// Where the model stands.
@@ -129,67 +116,44 @@ impl ModelPanel {
     }
 }
 
-/// Checks the files a user can get wrong before loading anything, in the user's terms.
-fn check_files(config: &TranslatorConfig) -> Result<(), String> {
-    let checkpoint = &config.checkpoint;
-    if checkpoint.is_dir() {
-        return Err(format!(
-            "{}: this is a folder; choose the checkpoint file (.pth or .safetensors)",
-            checkpoint.display()
-        ));
-    }
-    if !checkpoint.is_file() {
-        return Err(format!(
-            "{}: the checkpoint file does not exist",
-            checkpoint.display()
-        ));
-    }
-    let dir = &config.mt5_dir;
-    if !dir.is_dir() {
-        return Err(format!("{}: the mT5 folder does not exist", dir.display()));
-    }
-    if !dir.join("config.json").is_file() {
-        return Err(format!(
-            "{}: this is not an mT5 folder (no config.json)",
-            dir.display()
-        ));
-    }
-    if !dir.join("spiece.model").is_file() && !dir.join("tokenizer.json").is_file() {
-        return Err(format!(
-            "{}: the mT5 folder has no tokenizer (no spiece.model or tokenizer.json)",
-            dir.display()
-        ));
-    }
-    Ok(())
-}
-
-/// The model error inside `error`, wherever it is wrapped.
-fn model_error(error: &TranslatorError) -> Option<&ModelError> {
-    match error {
-        TranslatorError::Model(e) => Some(e),
-        _ => None,
-    }
-}
-
 /// One message in the user's terms for a model that did not load.
 pub fn describe_load_error(config: &TranslatorConfig, error: &TranslatorError) -> String {
     let checkpoint = config.checkpoint.display();
     let dir = config.mt5_dir.display();
-    match model_error(error) {
-        Some(ModelError::RgbBranch { .. }) => format!(
+    match error {
+        TranslatorError::MissingCheckpoint(path) if path.is_dir() => format!(
+            "{}: this is a folder; choose the checkpoint file (.pth or .safetensors)",
+            path.display()
+        ),
+        TranslatorError::MissingCheckpoint(path) => {
+            format!("{}: the checkpoint file does not exist", path.display())
+        }
+        TranslatorError::MissingMt5Folder(path) => {
+            format!("{}: the mT5 folder does not exist", path.display())
+        }
+        TranslatorError::NotMt5Folder(path) => format!(
+            "{}: this is not an mT5 folder (no config.json); choose the google/mt5-base folder",
+            path.display()
+        ),
+        TranslatorError::NoTokenizer(path) => format!(
+            "{}: the mT5 folder has no tokenizer (no spiece.model or tokenizer.json)",
+            path.display()
+        ),
+        TranslatorError::Tokenizer(e) => format!("{dir}: the tokenizer cannot be read ({e})"),
+        TranslatorError::Model(ModelError::RgbBranch { .. }) => format!(
             "{checkpoint}: this checkpoint needs the RGB branch, which signcap does not run \
              yet; use a pose_only checkpoint"
         ),
-        Some(ModelError::Io { source, .. }) => {
+        TranslatorError::Model(ModelError::Io { source, .. }) => {
             format!("{checkpoint}: the checkpoint cannot be read ({source})")
         }
-        Some(ModelError::Unreadable { reason, .. }) => {
+        TranslatorError::Model(ModelError::Unreadable { reason, .. }) => {
             format!("{checkpoint}: the checkpoint is truncated or corrupt ({reason})")
         }
-        Some(ModelError::Config { reason, .. }) => {
+        TranslatorError::Model(ModelError::Config { reason, .. }) => {
             format!("{dir}: config.json is not an mT5 configuration signcap can run ({reason})")
         }
-        Some(
+        TranslatorError::Model(
             e @ (ModelError::MissingKey { .. }
             | ModelError::UnknownKey { .. }
             | ModelError::Shape { .. }
@@ -198,13 +162,12 @@ pub fn describe_load_error(config: &TranslatorConfig, error: &TranslatorError) -
         ) => format!(
             "{checkpoint}: not a pose-only Uni-Sign checkpoint for the mT5 folder {dir} ({e})"
         ),
-        _ => format!("the model did not load: {error}"),
+        other => format!("the model did not load: {other}"),
     }
 }
 
 /// Loads `config` or says in the user's terms why it cannot be loaded.
 fn load(config: &TranslatorConfig) -> Result<Translator, String> {
-    check_files(config)?;
     Translator::load(config).map_err(|e| describe_load_error(config, &e))
 }
 
@@ -241,8 +204,9 @@ impl App {
         }
     }
 
-    /// Takes the worker's answer once it is there.
-    pub(crate) fn pump_model(&mut self) {
+    /// Takes the worker's answer once it is there; a source already open is opened again
+    /// with the new model, at the same frame.
+    pub(crate) fn pump_model(&mut self, ctx: &egui::Context) {
         let Some(check) = &self.model.check else {
             return;
         };
@@ -264,6 +228,7 @@ impl App {
                     self.settings.model = self.model.choice.clone();
                     self.save_settings();
                 }
+                self.reopen_at_same_frame(ctx);
             }
             Err(message) => {
                 self.model.state = ModelState::Failed(config);
@@ -354,7 +319,7 @@ impl App {
                     let auto = choice
                         .checkpoint
                         .as_deref()
-                        .map_or(Language::English, language_from_name);
+                        .map_or(Language::English, language_from_checkpoint_name);
                     let shown = match choice.language {
                         None => format!("From the file name ({})", language_name(auto)),
                         Some(language) => language_name(language).to_owned(),

@@ -147,13 +147,34 @@ impl App {
         };
         let count = pipeline.store.pose_count();
         if count != self.confidence_cache.0 {
-            let series = pipeline
-                .store
-                .group_scores()
-                .into_iter()
+            let scores = &mut self.group_scores;
+            match self.source_info.as_ref().and_then(|i| i.frame_count) {
+                // A file keeps every pose: score only the new ones (a lock per frame index,
+                // no copies of poses already scored).
+                Some(frames) => {
+                    for index in 0..frames {
+                        if !scores.contains_key(&index)
+                            && let Some(stored) = pipeline.store.pose(index)
+                        {
+                            scores.insert(index, inspect::mean_scores(&stored.pose));
+                        }
+                    }
+                }
+                // A live source keeps only its newest poses.
+                None => {
+                    *scores = pipeline
+                        .store
+                        .poses()
+                        .into_iter()
+                        .map(|(i, p)| (i, inspect::mean_scores(&p.pose)))
+                        .collect();
+                }
+            }
+            let series = scores
+                .iter()
                 .map(|(i, m)| {
                     [
-                        i as f64,
+                        *i as f64,
                         m[0].into(),
                         m[1].into(),
                         m[2].into(),
