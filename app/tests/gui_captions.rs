@@ -473,3 +473,124 @@ fn clicking_a_caption_on_the_track_seeks_to_its_start_and_captions_export() {
         }
     }
 }
+
+/// `signcap --open CLIP --checkpoint CKPT --mt5 DIR` on a real clip (its recorded MediaPipe
+/// keypoints, so the test spends its time on captions rather than pose estimation) with the
+/// tiny checkpoint: the model loads, Play, a provisional caption and then a final one appear,
+/// and the final one is on the timeline's caption track.
+#[test]
+fn real_clip_with_the_tiny_checkpoint_gets_provisional_then_final_captions() {
+    use clap::Parser as _;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        gui: signcap::gui::GuiArgs,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip_path = shared_dir().join("eval-media/poses/ase_FOOTBALL.cocowholebody133.pose");
+    let cli = Cli::try_parse_from([
+        "signcap".as_ref(),
+        "--open".as_ref(),
+        clip_path.as_os_str(),
+        "--checkpoint".as_ref(),
+        tiny_checkpoint().as_os_str(),
+        "--mt5".as_ref(),
+        tiny_mt5().as_os_str(),
+    ])
+    .expect("arguments");
+    let mut settings = Settings::default();
+    settings.ui.system_file_dialog = false;
+    settings.captions.transcript_dir = Some(dir.path().to_path_buf());
+    // Provisional captions as often as the model allows, so a short utterance gets some.
+    settings.model.provisional_interval_ms = 100;
+    // Two beams: the beam path at a fraction of the default four's time on a shared CPU.
+    settings.model.beams = 2;
+    let settings_path = dir.path().join("settings.toml");
+    let options = cli
+        .gui
+        .options(settings, Some(settings_path.clone()))
+        .unwrap();
+    let mut harness = harness(options);
+    // The tiny model's random weights emit pieces of any script in mT5's vocabulary, and this
+    // machine has no CJK font: boxes are fine here (the harness panics on them by default).
+    harness
+        .ctx
+        .set_missing_glyph_policy(egui::MissingGlyphPolicy::Tofu);
+    step_until(
+        &mut harness,
+        Duration::from_secs(60),
+        "the tiny model and the clip",
+        |app| {
+            matches!(app.model.state, ModelState::Ready(..))
+                && app.source_info.is_some()
+                && app.player.overlay_index.is_some()
+        },
+    );
+    // A model given on the command line is for this run only.
+    assert_eq!(
+        Settings::load(&settings_path).unwrap().model.checkpoint,
+        None
+    );
+    harness.get_by_label("Play").click();
+    harness.step();
+    assert!(harness.state().player.playing, "Play starts playback");
+    let mut provisional_seen_at: Option<usize> = None;
+    let mut steps = 0;
+    let start = std::time::Instant::now();
+    while harness.state().captions.finals.is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no final caption; notices {:?}; counters {:?}; frame {}",
+            harness.state().notices,
+            harness.state().pipeline().map(|p| &p.counters),
+            harness.state().player.displayed_index
+        );
+        harness.step();
+        steps += 1;
+        if provisional_seen_at.is_none() && harness.state().captions.provisional.is_some() {
+            provisional_seen_at = Some(steps);
+            eprintln!(
+                "provisional after {:?} at frame {}",
+                start.elapsed(),
+                harness.state().player.displayed_index
+            );
+            // Shown greyed in the caption panel.
+            let text = harness.state().captions.provisional.clone().unwrap().text;
+            if !text.trim().is_empty() {
+                harness
+                    .get_all_by_label(&text)
+                    .next()
+                    .expect("provisional line");
+            }
+        }
+        if !harness.state().player.playing && harness.state().captions.finals.is_empty() {
+            // The clip ended: the last utterance's final caption is on its way.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "final after {:?}, frame {}, playing {}",
+        start.elapsed(),
+        harness.state().player.displayed_index,
+        harness.state().player.playing
+    );
+    assert!(
+        provisional_seen_at.is_some(),
+        "a provisional caption came before the first final"
+    );
+    harness.run_steps(2);
+    let app = harness.state();
+    let first = app.captions.finals[0].clone();
+    assert!(first.is_final && first.span.end >= first.span.start);
+    assert!(app.notices.is_empty(), "{:?}", app.notices);
+    let label = format!(
+        "Caption at {}",
+        signcap::gui::panels::captions::short_time(first.span.start)
+    );
+    harness.get_by_label_contains(&label);
+    // The transcript already holds it.
+    let transcript = app.transcript.as_ref().expect("transcript").path.clone();
+    let text = std::fs::read_to_string(transcript).unwrap();
+    assert!(text.contains(&signcap::gui::panels::captions::transcript_line(&first)));
+}

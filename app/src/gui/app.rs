@@ -16,8 +16,8 @@ use super::overlay::{GroupToggles, OverlayResources};
 use super::panels::captions::{CaptionLog, Transcript};
 use super::panels::model::ModelPanel;
 use super::pipeline::{
-    self, CaptionConfig, CaptureCommand, EstimatorFactory, Pipeline, PipelineConfig, PipelineEvent, PipelineLimits,
-    SourceOpener, SourceRequest, Stage, frame_image,
+    self, CaptionConfig, CaptureCommand, EstimatorFactory, Pipeline, PipelineConfig, PipelineEvent,
+    PipelineLimits, SourceOpener, SourceRequest, Stage, frame_image,
 };
 use super::preview::CameraPreview;
 use super::settings::{ModelSettings, Settings, ThemeChoice};
@@ -448,7 +448,11 @@ impl App {
                 self.latency.record_stage(
                     Stage::Translator,
                     update.ready_at.saturating_duration_since(captured_at),
-                    Some(update.ready_at.saturating_duration_since(update.requested_at)),
+                    Some(
+                        update
+                            .ready_at
+                            .saturating_duration_since(update.requested_at),
+                    ),
                 );
             }
             self.receive_caption(update);

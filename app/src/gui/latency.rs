@@ -84,7 +84,12 @@ impl LatencyStats {
 
     /// `stage` produced an output `from_capture` after its frame was captured, spending
     /// `compute` on it where known.
-    pub fn record_stage(&mut self, stage: Stage, from_capture: Duration, compute: Option<Duration>) {
+    pub fn record_stage(
+        &mut self,
+        stage: Stage,
+        from_capture: Duration,
+        compute: Option<Duration>,
+    ) {
         let now = self.now();
         let figures = &mut self.stages[stage_slot(stage)];
         figures
@@ -152,9 +157,9 @@ impl LatencyStats {
                 let figures = &self.stages[stage_slot(stage)];
                 let mut line = format!("{}:", stage.name());
                 match quantiles(&figures.from_capture_ms) {
-                    Some((p50, p99)) => line.push_str(&format!(
-                        " {p50:.0} ms after capture (p99 {p99:.0})"
-                    )),
+                    Some((p50, p99)) => {
+                        line.push_str(&format!(" {p50:.0} ms after capture (p99 {p99:.0})"))
+                    }
                     None => line.push_str(" -"),
                 }
                 if let Some((p50, _)) = quantiles(&figures.compute_ms) {

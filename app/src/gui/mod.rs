@@ -35,6 +35,34 @@ pub struct GuiArgs {
     pub mt5: Option<std::path::PathBuf>,
 }
 
+impl GuiArgs {
+    /// The app's options for these arguments over `settings` (saved to `settings_path`).
+    pub fn options(
+        self,
+        settings: settings::Settings,
+        settings_path: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<AppOptions> {
+        // A model given here is for this run: the other path comes from the settings.
+        let model = (self.checkpoint.is_some() || self.mt5.is_some()).then(|| {
+            let mut model = settings.model.clone();
+            model.checkpoint = self.checkpoint.or(model.checkpoint);
+            model.mt5_dir = self.mt5.or(model.mt5_dir);
+            model
+        });
+        let mut options = AppOptions::with_engine(settings, settings_path);
+        options.model = model;
+        options.open = self.open.map(pipeline::SourceRequest::File);
+        options.quit_after = match self.quit_after {
+            Some(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+                Some(Duration::from_secs_f64(seconds))
+            }
+            Some(seconds) => anyhow::bail!("--quit-after {seconds}: expected seconds ≥ 0"),
+            None => None,
+        };
+        Ok(options)
+    }
+}
+
 /// Opens the main window and runs until it is closed.
 pub fn run(args: GuiArgs) -> anyhow::Result<()> {
     let settings_path = settings::default_settings_path();
@@ -42,23 +70,7 @@ pub fn run(args: GuiArgs) -> anyhow::Result<()> {
         Some(path) => settings::Settings::load(path)?,
         None => settings::Settings::default(),
     };
-    // A model given here is for this run: the other path comes from the settings.
-    let model = (args.checkpoint.is_some() || args.mt5.is_some()).then(|| {
-        let mut model = settings.model.clone();
-        model.checkpoint = args.checkpoint.or(model.checkpoint);
-        model.mt5_dir = args.mt5.or(model.mt5_dir);
-        model
-    });
-    let mut options = AppOptions::with_engine(settings, settings_path);
-    options.model = model;
-    options.open = args.open.map(pipeline::SourceRequest::File);
-    options.quit_after = match args.quit_after {
-        Some(seconds) if seconds.is_finite() && seconds >= 0.0 => {
-            Some(Duration::from_secs_f64(seconds))
-        }
-        Some(seconds) => anyhow::bail!("--quit-after {seconds}: expected seconds ≥ 0"),
-        None => None,
-    };
+    let options = args.options(settings, settings_path)?;
     let native_options = eframe::NativeOptions {
         renderer: eframe::Renderer::Wgpu,
         viewport: egui::ViewportBuilder::default()

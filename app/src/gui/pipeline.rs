@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use signcap_engine::source::Frame;
 
+pub use signcap_engine::pipeline::captions::SegmentSpan;
 pub use signcap_engine::pipeline::{
     CaptionConfig, CaptionUpdate, CaptureCommand, EstimatorFactory, PipelineConfig,
     PipelineCounters, PipelineEvent, PipelineLimits, SegmentNotice, SourceOpener, SourceRequest,
     Stage, open_request, send_newest,
 };
-pub use signcap_engine::pipeline::captions::SegmentSpan;
 pub use signcap_engine::pipeline::{
     Clock, ManualClock, SystemClock, create_engine_estimator, open_engine_source,
 };

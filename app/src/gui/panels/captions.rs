@@ -9,8 +9,8 @@ use egui::{Color32, RichText, Sense};
 use signcap_engine::captions::Caption;
 
 use crate::gui::app::App;
-use crate::gui::pipeline::CaptionUpdate;
 use crate::gui::panels::model::ModelState;
+use crate::gui::pipeline::CaptionUpdate;
 
 /// A caption's window: (utterance, window within it).
 fn window_key(caption: &CaptionUpdate) -> (u64, usize) {
@@ -45,14 +45,12 @@ impl CaptionLog {
         {
             self.provisional = None;
         }
-        match self
-            .finals
-            .iter_mut()
-            .find(|f| window_key(f) == key)
-        {
+        match self.finals.iter_mut().find(|f| window_key(f) == key) {
             Some(existing) => *existing = update,
             None => {
-                let at = self.finals.partition_point(|f| f.span.start <= update.span.start);
+                let at = self
+                    .finals
+                    .partition_point(|f| f.span.start <= update.span.start);
                 self.finals.insert(at, update);
             }
         }
@@ -359,7 +357,11 @@ impl App {
                 .scope_id()
                 .with(("caption-box", window_key(caption), provisional));
             let response = ui.interact(box_rect, id, Sense::click());
-            let label = format!("Caption at {}: {}", short_time(caption.span.start), caption.text);
+            let label = format!(
+                "Caption at {}: {}",
+                short_time(caption.span.start),
+                caption.text
+            );
             response
                 .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, label.clone()));
             let fill = if provisional {
