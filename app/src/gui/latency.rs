@@ -73,6 +73,16 @@ pub fn percentile(values: &[f32], p: f64) -> Option<f32> {
     sorted.get(rank - 1).copied()
 }
 
+/// What a stage's latency measures, for the panel.
+fn latency_meaning(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Capture => "captured to on screen",
+        Stage::Pose => "captured to keypoints",
+        Stage::Segmenter => "last frame to translation asked",
+        Stage::Translator => "last frame to caption",
+    }
+}
+
 fn stage_slot(stage: Stage) -> usize {
     Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0)
 }
@@ -155,12 +165,13 @@ impl LatencyStats {
             ui.end_row();
             for stage in Stage::ALL {
                 let figures = &self.stages[stage_slot(stage)];
-                let mut line = format!("{}:", stage.name());
+                let mut line = format!("{}: ", stage.name());
                 match quantiles(&figures.from_capture_ms) {
-                    Some((p50, p99)) => {
-                        line.push_str(&format!(" {p50:.0} ms after capture (p99 {p99:.0})"))
-                    }
-                    None => line.push_str(" -"),
+                    Some((p50, p99)) => line.push_str(&format!(
+                        "{} {p50:.0} ms (p99 {p99:.0})",
+                        latency_meaning(stage)
+                    )),
+                    None => line.push('-'),
                 }
                 if let Some((p50, _)) = quantiles(&figures.compute_ms) {
                     line.push_str(&format!(", computes {p50:.1} ms"));
