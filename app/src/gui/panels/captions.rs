@@ -45,6 +45,13 @@ impl CaptionLog {
         {
             self.provisional = None;
         }
+        // Playing a stretch again captions its utterances again under new ids: the new
+        // caption replaces the old ones it overlaps (windows of one utterance overlap by
+        // design and stay).
+        let (start, end) = (update.span.start, update.span.end);
+        self.finals.retain(|f| {
+            f.span.utterance == update.span.utterance || f.span.end <= start || f.span.start >= end
+        });
         match self.finals.iter_mut().find(|f| window_key(f) == key) {
             Some(existing) => *existing = update,
             None => {
@@ -441,6 +448,10 @@ mod tests {
         assert!(log.apply(update(0, 0.5, "first", true)));
         let texts: Vec<&str> = log.finals.iter().map(|f| f.text.as_str()).collect();
         assert_eq!(texts, ["first", "hello"]);
+        // The same stretch captioned again (a second pass) replaces what it overlaps.
+        assert!(log.apply(update(7, 2.2, "hello again", true)));
+        let texts: Vec<&str> = log.finals.iter().map(|f| f.text.as_str()).collect();
+        assert_eq!(texts, ["first", "hello again"]);
     }
 
     #[test]

@@ -28,6 +28,8 @@ impl App {
             // Frames already on their way are ignored; the clock resumes from what is shown.
             pipeline.command(CaptureCommand::Seek(self.player.displayed_index));
             self.requested_index = Some(self.player.displayed_index);
+            // That seek also ends the utterance under way without a caption.
+            self.captions.provisional = None;
         }
     }
 
@@ -39,6 +41,8 @@ impl App {
             self.player.displayed_index = index;
             self.requested_index = Some(index);
             pipeline.command(CaptureCommand::Seek(index));
+            // The segmenter drops the utterance under way at a seek.
+            self.captions.provisional = None;
         }
     }
 
