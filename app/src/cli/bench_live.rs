@@ -91,8 +91,7 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
         args.max_new_tokens,
         args.provisional_ms
     );
-    let mut translator_config =
-        TranslatorConfig::new("random-mt5-base.safetensors", &args.work_dir);
+    let mut translator_config = TranslatorConfig::new("random-mt5-base.safetensors", &args.work_dir);
     translator_config.max_new_tokens = args.max_new_tokens;
     translator_config.threads = args.model_threads;
     let mut figures = Vec::new();
@@ -112,10 +111,7 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
         );
     }
     for f in &figures {
-        let (p50, p95) = (
-            percentile(&f.final_after_window_ms, 50.0),
-            percentile(&f.final_after_window_ms, 95.0),
-        );
+        let (p50, p95) = (percentile(&f.final_after_window_ms, 50.0), percentile(&f.final_after_window_ms, 95.0));
         println!(
             "beams {}: pose {:.1} fps held (source {:.2} fps, {} frames dropped before pose); {} utterances; provisional gap p50 {:.0} ms, max {:.0} ms; final caption after the window's last frame p50 {:.0} ms, p95 {:.0} ms",
             f.beams,
@@ -144,11 +140,7 @@ fn stream(args: &BenchLiveArgs, translator: Arc<Translator>) -> anyhow::Result<R
         SourceRequest::File(args.video.clone()),
         Arc::new(move |request| {
             let looped = Looped::new(open_engine_source(request)?, passes);
-            Ok(Box::new(PacedSource::new(
-                Box::new(looped),
-                paced_clock.clone(),
-                false,
-            )) as _)
+            Ok(Box::new(PacedSource::new(Box::new(looped), paced_clock.clone(), false)) as _)
         }),
         Arc::new(create_engine_estimator),
         Arc::new(|_| ()),
@@ -206,10 +198,7 @@ fn stream(args: &BenchLiveArgs, translator: Arc<Translator>) -> anyhow::Result<R
         utterances,
         provisional_gaps_ms,
         final_after_window_ms,
-        dropped_before_pose: pipeline
-            .counters
-            .dropped_before_pose
-            .load(Ordering::Relaxed),
+        dropped_before_pose: pipeline.counters.dropped_before_pose.load(Ordering::Relaxed),
     })
 }
 
@@ -262,15 +251,7 @@ fn write_synthetic_tokenizer(path: &std::path::Path, vocab_size: usize) -> anyho
         ("</s>".into(), 0.0),
         ("<unk>".into(), 0.0),
     ];
-    for word in [
-        "Translate",
-        "sign",
-        "language",
-        "video",
-        "to",
-        "English",
-        "Chinese",
-    ] {
+    for word in ["Translate", "sign", "language", "video", "to", "English", "Chinese"] {
         vocab.push((format!("▁{word}"), -5.0));
     }
     for c in (b' '..=b'~').map(char::from) {

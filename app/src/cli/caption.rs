@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use indicatif::ProgressBar;
 use signcap_engine::captions::{Caption, CaptionFormat, write_captions};
 use signcap_engine::keypoints::{self, PoseSequence};
-use signcap_engine::pipeline::captions::{SegmentSpan, Segmentation};
+use signcap_engine::pipeline::captions::{Segmentation, SegmentSpan};
 use signcap_engine::pipeline::{
     CaptionConfig, CaptionUpdate, CaptureMode, Pipeline, PipelineConfig, PipelineEvent,
     SegmentNotice, SegmenterConfig, SourceRequest, Stage, SystemClock, create_engine_estimator,
@@ -122,12 +122,7 @@ pub fn run(args: CaptionArgs) -> anyhow::Result<()> {
     let (info, rows) = collect(&pipeline, &args.input)?;
 
     if let Some(path) = &args.keypoints {
-        let frames = pipeline
-            .store
-            .poses()
-            .into_iter()
-            .map(|(_, p)| p.pose)
-            .collect();
+        let frames = pipeline.store.poses().into_iter().map(|(_, p)| p.pose).collect();
         let sequence = PoseSequence {
             width: info.width,
             height: info.height,
@@ -137,14 +132,7 @@ pub fn run(args: CaptionArgs) -> anyhow::Result<()> {
         keypoints::write_pose_file(path, &sequence)?;
     }
     drop(pipeline);
-    write_output(
-        &args.output,
-        format,
-        &args.input,
-        &info,
-        &rows,
-        translator.is_some(),
-    )?;
+    write_output(&args.output, format, &args.input, &info, &rows, translator.is_some())?;
     let captions = rows.iter().filter(|r| r.caption.is_some()).count();
     eprintln!(
         "{}: {} signing segment(s), {} caption(s) written to {}",
@@ -178,10 +166,7 @@ fn collect<D>(pipeline: &Pipeline<D>, input: &Path) -> anyhow::Result<(SourceInf
                 continue;
             }
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                bail!(
-                    "{}: the pipeline stopped before it finished",
-                    input.display()
-                )
+                bail!("{}: the pipeline stopped before it finished", input.display())
             }
         };
         match event {
@@ -192,9 +177,7 @@ fn collect<D>(pipeline: &Pipeline<D>, input: &Path) -> anyhow::Result<(SourceInf
             PipelineEvent::Failed { stage, message } => {
                 progress.finish_and_clear();
                 return Err(match stage {
-                    Stage::Translator => {
-                        anyhow::anyhow!("translating {}: {message}", input.display())
-                    }
+                    Stage::Translator => anyhow::anyhow!("translating {}: {message}", input.display()),
                     _ => anyhow::anyhow!("{message}"),
                 });
             }

@@ -103,18 +103,10 @@ pub fn run(args: LiveArgs) -> anyhow::Result<()> {
             }
             PipelineEvent::Caption(update) if !update.is_final => {
                 if terminal {
-                    write!(
-                        out,
-                        "\r\x1b[2K[{:7.2}s] {} …",
-                        update.span.start, update.text
-                    )?;
+                    write!(out, "\r\x1b[2K[{:7.2}s] {} …", update.span.start, update.text)?;
                     out.flush()?;
                 } else {
-                    writeln!(
-                        out,
-                        "provisional [{:.2}s] {}",
-                        update.span.start, update.text
-                    )?;
+                    writeln!(out, "provisional [{:.2}s] {}", update.span.start, update.text)?;
                 }
             }
             PipelineEvent::Caption(update) => {
@@ -132,9 +124,9 @@ pub fn run(args: LiveArgs) -> anyhow::Result<()> {
                 }
                 if let Some(file) = &mut transcript {
                     // Flushed per line, so a crash loses nothing already said.
-                    writeln!(file, "{line}")
-                        .and_then(|()| file.flush())
-                        .with_context(|| "cannot append to the transcript".to_string())?;
+                    writeln!(file, "{line}").and_then(|()| file.flush()).with_context(|| {
+                        "cannot append to the transcript".to_string()
+                    })?;
                 }
             }
             PipelineEvent::Failed { message, .. } => {

@@ -105,17 +105,10 @@ pub fn run(args: TranslateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn frame_range(
-    mut sequence: PoseSequence,
-    first: usize,
-    last: usize,
-) -> anyhow::Result<PoseSequence> {
+fn frame_range(mut sequence: PoseSequence, first: usize, last: usize) -> anyhow::Result<PoseSequence> {
     let count = sequence.frames.len();
     if last >= count {
-        bail!(
-            "the clip has {count} frames (0 to {})",
-            count.saturating_sub(1)
-        );
+        bail!("the clip has {count} frames (0 to {})", count.saturating_sub(1));
     }
     sequence.frames = sequence.frames.drain(first..=last).collect();
     Ok(sequence)

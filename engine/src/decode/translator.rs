@@ -181,9 +181,7 @@ pub fn load_mt5_folder(mt5_dir: &Path) -> Result<(Mt5Config, MT5Tokenizer), Tran
 impl Translator {
     /// Loads the mT5 folder and the checkpoint (the folder first: it is quick to check).
     pub fn load(config: &TranslatorConfig) -> Result<Self, TranslatorError> {
-        let _span =
-            tracing::info_span!("translator_load", checkpoint = %config.checkpoint.display())
-                .entered();
+        let _span = tracing::info_span!("translator_load", checkpoint = %config.checkpoint.display()).entered();
         if config.beams == 0 {
             return Err(TranslatorError::Settings("beams must be at least 1".into()));
         }
@@ -194,9 +192,7 @@ impl Translator {
         }
         let (mt5_config, tokenizer) = load_mt5_folder(&config.mt5_dir)?;
         if !config.checkpoint.is_file() {
-            return Err(TranslatorError::MissingCheckpoint(
-                config.checkpoint.clone(),
-            ));
+            return Err(TranslatorError::MissingCheckpoint(config.checkpoint.clone()));
         }
         let model = UniSign::load(&config.checkpoint, &mt5_config, config.precision)?;
         Self::from_parts(model, tokenizer, config)
@@ -285,10 +281,9 @@ impl Translator {
     ) -> Result<TranslatedClip, TranslatorError> {
         let _span = tracing::info_span!("translate", frames = input.num_frames(), ?mode).entered();
         let search = self.search_config(mode);
-        let translation = self.pool.install(|| {
-            self.model
-                .translate(&self.tokenizer, input, self.language, &search)
-        })?;
+        let translation = self
+            .pool
+            .install(|| self.model.translate(&self.tokenizer, input, self.language, &search))?;
         let confidence = translation.generation.confidence();
         Ok(TranslatedClip {
             translation,
@@ -322,18 +317,10 @@ mod tests {
             ("how2sign_pose_only_slt.pth", Language::English),
             ("openasl_pose_only_slt.safetensors", Language::English),
         ] {
-            assert_eq!(
-                language_from_checkpoint_name(Path::new(name)),
-                language,
-                "{name}"
-            );
+            assert_eq!(language_from_checkpoint_name(Path::new(name)), language, "{name}");
         }
-        assert!(is_isolated_sign_checkpoint(Path::new(
-            "wlasl_pose_only_islr.pth"
-        )));
-        assert!(!is_isolated_sign_checkpoint(Path::new(
-            "how2sign_pose_only_slt.pth"
-        )));
+        assert!(is_isolated_sign_checkpoint(Path::new("wlasl_pose_only_islr.pth")));
+        assert!(!is_isolated_sign_checkpoint(Path::new("how2sign_pose_only_slt.pth")));
     }
 
     #[test]

@@ -480,11 +480,7 @@ impl Weights {
 /// checkpoint may be shipped: matrices N(0, 1/√fan-in) (so activations keep their scale), norms
 /// and BatchNorm scales 1, BatchNorm statistics 0 and 1, seeded. `dtype` is the storage dtype
 /// (bf16 as released).
-pub fn random_weights(
-    config: &UniSignConfig,
-    dtype: DType,
-    seed: u64,
-) -> Result<Weights, ModelError> {
+pub fn random_weights(config: &UniSignConfig, dtype: DType, seed: u64) -> Result<Weights, ModelError> {
     let device = candle_core::Device::Cpu;
     device.set_seed(seed)?;
     let mut tensors = HashMap::new();
@@ -500,12 +496,7 @@ pub fn random_weights(
             Tensor::zeros(shape.as_slice(), DType::F32, &device)?
         } else {
             let fan_in: usize = shape.iter().skip(1).product::<usize>().max(1);
-            Tensor::randn(
-                0f32,
-                1.0 / (fan_in as f32).sqrt(),
-                shape.as_slice(),
-                &device,
-            )?
+            Tensor::randn(0f32, 1.0 / (fan_in as f32).sqrt(), shape.as_slice(), &device)?
         };
         tensors.insert(key, tensor.to_dtype(dtype)?);
     }

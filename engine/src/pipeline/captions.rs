@@ -286,13 +286,7 @@ impl<D: Clone + Send + Sync + 'static> SegmenterStage<D> {
         }
     }
 
-    fn take_pose(
-        &self,
-        state: &mut SegmenterState,
-        index: u64,
-        captured_at: Instant,
-        pose: &PoseFrame,
-    ) {
+    fn take_pose(&self, state: &mut SegmenterState, index: u64, captured_at: Instant, pose: &PoseFrame) {
         // Poses computed out of order (filling in skipped frames) come too late: the gap they
         // belong to was interpolated already.
         if index < state.next_index {
@@ -349,12 +343,7 @@ impl<D: Clone + Send + Sync + 'static> SegmenterStage<D> {
     fn end_of_stream(&self, state: &mut SegmenterState) {
         let events = match self.config.segmentation {
             Segmentation::Auto => state.segmenter.finish(),
-            Segmentation::WholeClip => state
-                .whole
-                .take()
-                .map(SegmentEvent::Ended)
-                .into_iter()
-                .collect(),
+            Segmentation::WholeClip => state.whole.take().map(SegmentEvent::Ended).into_iter().collect(),
         };
         for event in events {
             self.segment_event(state, event);
@@ -368,10 +357,7 @@ impl<D: Clone + Send + Sync + 'static> SegmenterStage<D> {
     fn segment_event(&self, state: &mut SegmenterState, event: SegmentEvent) {
         match event {
             SegmentEvent::Started { id, start, .. } => {
-                self.shared
-                    .counters
-                    .utterances
-                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.counters.utterances.fetch_add(1, Ordering::Relaxed);
                 state.last_provisional = None;
                 self.notice(SegmentNotice::Started {
                     utterance: id,
@@ -419,8 +405,7 @@ impl<D: Clone + Send + Sync + 'static> SegmenterStage<D> {
         let now = self.shared.clock.now();
         if let Some((at, utterance, frames)) = state.last_provisional
             && utterance == current.id
-            && (now < at + interval
-                || current.frames.len() < frames + MIN_NEW_FRAMES_FOR_PROVISIONAL)
+            && (now < at + interval || current.frames.len() < frames + MIN_NEW_FRAMES_FOR_PROVISIONAL)
         {
             return;
         }

@@ -454,8 +454,7 @@ impl<D: Clone + Send + Sync + 'static> CaptureWorker<D> {
                             let skipped = behind.min(last - clock.playhead);
                             clock.playhead += skipped;
                             clock.due += frame_period.div_f64(clock.speed) * skipped as u32;
-                            self.shared
-                                .counters
+                            self.shared.counters
                                 .skipped_by_clock
                                 .fetch_add(skipped, Ordering::Relaxed);
                         }
@@ -555,3 +554,4 @@ impl<D: Clone + Send + Sync + 'static> CaptureWorker<D> {
         }
     }
 }
+

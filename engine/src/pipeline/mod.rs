@@ -360,12 +360,9 @@ impl<D: Clone + Send + Sync + 'static> Pipeline<D> {
         let mut threads = Vec::new();
         let to_segmenter = config.captions.as_ref().map(|_| segmenter_tx.clone());
         if let Some(caption_config) = config.captions.clone() {
-            for (name, stage, body) in captions::stage_threads(
-                caption_config,
-                segmenter_rx,
-                shared.clone(),
-                ends_with_stream,
-            ) {
+            for (name, stage, body) in
+                captions::stage_threads(caption_config, segmenter_rx, shared.clone(), ends_with_stream)
+            {
                 spawn(name, &mut threads, &event_tx, stage, body);
             }
         }
@@ -380,13 +377,9 @@ impl<D: Clone + Send + Sync + 'static> Pipeline<D> {
             lossless,
         };
         let pose_config = config.pose.clone();
-        spawn(
-            "signcap-pose",
-            &mut threads,
-            &event_tx,
-            Stage::Pose,
-            move || pose_worker.run(&make_estimator, &pose_config),
-        );
+        spawn("signcap-pose", &mut threads, &event_tx, Stage::Pose, move || {
+            pose_worker.run(&make_estimator, &pose_config)
+        });
 
         let capture = capture::CaptureWorker {
             commands: command_rx,

@@ -185,13 +185,7 @@ impl<D: Clone + Send + Sync + 'static> PoseWorker<D> {
     }
 
     /// Stores a computed pose and tells the consumer and the segmenter.
-    fn deliver(
-        &self,
-        frame: &Frame,
-        mut stored: StoredPose,
-        started_at: Instant,
-        to_segmenter: bool,
-    ) {
+    fn deliver(&self, frame: &Frame, mut stored: StoredPose, started_at: Instant, to_segmenter: bool) {
         let index = frame.index;
         // Poses carry the frame's own timestamp (the container's, or the camera's).
         stored.pose.time = frame.time;
@@ -284,12 +278,7 @@ impl<D: Clone + Send + Sync + 'static> PoseWorker<D> {
                 Ok(pose) => {
                     let stage_ms = estimator.last_stage_ms();
                     // Poses an export asked for are outside playback: not for the segmenter.
-                    self.deliver(
-                        &frame,
-                        StoredPose { pose, stage_ms },
-                        started_at,
-                        reply.is_none(),
-                    );
+                    self.deliver(&frame, StoredPose { pose, stage_ms }, started_at, reply.is_none());
                     if let Some(reply) = &reply {
                         // An export that gave up no longer listens.
                         let _ = reply.send(Ok(()));

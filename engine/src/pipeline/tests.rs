@@ -10,232 +10,237 @@ use crate::keypoints::{Keypoint, NUM_KEYPOINTS, PoseFrame};
 use crate::pose::{PoseError, PoseEstimator};
 use crate::source::{Frame, FrameSource, ScriptedSource, SourceError, SourceInfo};
 
-#[test]
-fn full_channel_keeps_the_newest_messages() {
-    let (tx, rx) = bounded(2);
-    assert!(!send_newest(&tx, &rx, 1));
-    assert!(!send_newest(&tx, &rx, 2));
-    assert!(send_newest(&tx, &rx, 3));
-    assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![2, 3]);
-}
 
-/// A live source at ~200 fps in front of a pose stage that needs 30 ms per frame.
-struct FastLive {
-    info: SourceInfo,
-    next: u64,
-}
-
-impl FrameSource for FastLive {
-    fn info(&self) -> &SourceInfo {
-        &self.info
+    #[test]
+    fn full_channel_keeps_the_newest_messages() {
+        let (tx, rx) = bounded(2);
+        assert!(!send_newest(&tx, &rx, 1));
+        assert!(!send_newest(&tx, &rx, 2));
+        assert!(send_newest(&tx, &rx, 3));
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![2, 3]);
     }
-    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
-        if self.next == 100 {
-            return Ok(None);
+
+    /// A live source at ~200 fps in front of a pose stage that needs 30 ms per frame.
+    struct FastLive {
+        info: SourceInfo,
+        next: u64,
+    }
+
+    impl FrameSource for FastLive {
+        fn info(&self) -> &SourceInfo {
+            &self.info
         }
-        std::thread::sleep(Duration::from_millis(5));
-        self.next += 1;
-        Ok(Some(Frame {
-            index: self.next - 1,
-            time: 0.0,
-            captured_at: Instant::now(),
-            width: 4,
-            height: 2,
-            rgb: Arc::new(vec![0; 24]),
-        }))
-    }
-    fn seek(&mut self, _: u64) -> Result<(), SourceError> {
-        Err(SourceError::NotSeekable("live".into()))
-    }
-}
-
-/// A pose stage that takes this long per frame.
-struct SlowPose(Duration);
-
-impl PoseEstimator for SlowPose {
-    fn estimate(&mut self, frame: &Frame) -> Result<PoseFrame, PoseError> {
-        std::thread::sleep(self.0);
-        Ok(PoseFrame::empty(frame.time))
-    }
-    fn reset(&mut self) {}
-}
-
-/// A seekable 30 fps clip of tiny frames.
-struct ScriptedFile {
-    info: SourceInfo,
-    next: u64,
-}
-
-impl ScriptedFile {
-    fn new(frames: u64) -> Self {
-        Self {
-            info: SourceInfo {
-                name: "clip".into(),
+        fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+            if self.next == 100 {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            self.next += 1;
+            Ok(Some(Frame {
+                index: self.next - 1,
+                time: 0.0,
+                captured_at: Instant::now(),
                 width: 4,
                 height: 2,
-                fps: 30.0,
-                frame_count: Some(frames),
-                duration: Some(frames as f64 / 30.0),
-            },
-            next: 0,
+                rgb: Arc::new(vec![0; 24]),
+            }))
+        }
+        fn seek(&mut self, _: u64) -> Result<(), SourceError> {
+            Err(SourceError::NotSeekable("live".into()))
         }
     }
-}
 
-impl FrameSource for ScriptedFile {
-    fn info(&self) -> &SourceInfo {
-        &self.info
-    }
-    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
-        if Some(self.next) == self.info.frame_count {
-            return Ok(None);
+    /// A pose stage that takes this long per frame.
+    struct SlowPose(Duration);
+
+    impl PoseEstimator for SlowPose {
+        fn estimate(&mut self, frame: &Frame) -> Result<PoseFrame, PoseError> {
+            std::thread::sleep(self.0);
+            Ok(PoseFrame::empty(frame.time))
         }
-        self.next += 1;
-        Ok(Some(Frame {
-            index: self.next - 1,
-            time: (self.next - 1) as f64 / 30.0,
-            captured_at: Instant::now(),
+        fn reset(&mut self) {}
+    }
+
+    /// A seekable 30 fps clip of tiny frames.
+    struct ScriptedFile {
+        info: SourceInfo,
+        next: u64,
+    }
+
+    impl ScriptedFile {
+        fn new(frames: u64) -> Self {
+            Self {
+                info: SourceInfo {
+                    name: "clip".into(),
+                    width: 4,
+                    height: 2,
+                    fps: 30.0,
+                    frame_count: Some(frames),
+                    duration: Some(frames as f64 / 30.0),
+                },
+                next: 0,
+            }
+        }
+    }
+
+    impl FrameSource for ScriptedFile {
+        fn info(&self) -> &SourceInfo {
+            &self.info
+        }
+        fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+            if Some(self.next) == self.info.frame_count {
+                return Ok(None);
+            }
+            self.next += 1;
+            Ok(Some(Frame {
+                index: self.next - 1,
+                time: (self.next - 1) as f64 / 30.0,
+                captured_at: Instant::now(),
+                width: 4,
+                height: 2,
+                rgb: Arc::new(vec![0; 24]),
+            }))
+        }
+        fn seek(&mut self, frame_index: u64) -> Result<(), SourceError> {
+            self.next = frame_index;
+            Ok(())
+        }
+    }
+
+    fn play_file(sync_delay_frames: u64) -> (Pipeline<()>, Vec<(u64, u64)>) {
+        let pipeline: Pipeline<()> = Pipeline::start(
+            SourceRequest::File("clip.mp4".into()),
+            Arc::new(|_| Ok(Box::new(ScriptedFile::new(60)) as Box<dyn FrameSource>)),
+            // Slower than the video: 40 ms a frame against 33 ms frame periods.
+            Arc::new(|_| {
+                Ok(Box::new(SlowPose(Duration::from_millis(40))) as Box<dyn PoseEstimator>)
+            }),
+            Arc::new(|_| ()),
+            PipelineConfig {
+                limits: PipelineLimits {
+                    // No look-ahead: only the playback clock feeds the pose stage.
+                    decode_ahead: 0,
+                    sync_delay_frames,
+                    ..PipelineLimits::default()
+                },
+                ..PipelineConfig::default()
+            },
+            SystemClock::shared(),
+            || {},
+        );
+        pipeline.command(CaptureCommand::Play { speed: 1.0 });
+        // (shown frame, frames its newest pose trails it) as the UI would see them.
+        let mut shown = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(msg) = pipeline.frames_to_ui.recv_timeout(Duration::from_millis(5)) {
+                let lag = pipeline
+                    .store
+                    .pose_at_or_before(msg.index)
+                    .map_or(u64::MAX, |(i, _)| msg.index - i);
+                shown.push((msg.index, lag));
+            }
+            if pipeline
+                .events
+                .try_iter()
+                .any(|e| matches!(e, PipelineEvent::Ended))
+            {
+                break;
+            }
+        }
+        (pipeline, shown)
+    }
+
+    #[test]
+    fn the_sync_delay_keeps_keypoints_with_a_video_faster_than_pose() {
+        // A frame waits at most one estimate for the stage and one for its own pose: 80 ms,
+        // well inside four frame periods.
+        let (pipeline, shown) = play_file(4);
+        let indices: Vec<u64> = shown.iter().map(|(i, _)| *i).collect();
+        assert_eq!(indices.last(), Some(&59), "the clip played to its end");
+        // Play re-shows the frame on screen when it lands after the first one was shown.
+        assert!(indices.windows(2).all(|w| w[0] <= w[1]), "{indices:?}");
+        // The pose stage skips frames it has no time for; every shown frame has its own pose
+        // or the one before (the first frame is shown before any pose exists).
+        let worst = shown.iter().skip(1).map(|(_, lag)| *lag).max();
+        assert!(worst <= Some(1), "overlay lags: {shown:?}");
+        assert!(
+            pipeline
+                .counters
+                .dropped_before_pose
+                .load(Ordering::Relaxed)
+                > 0
+        );
+        // Once idle, the stage fills in the frames it skipped: the whole clip is cached.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pipeline.store.pose_count() < 60 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            pipeline.store.pose_count(),
+            60,
+            "skipped frames never estimated"
+        );
+
+        // Without the delay the same stage trails the video by more.
+        let (_, shown) = play_file(0);
+        let worst = shown.iter().skip(1).map(|(_, lag)| *lag).max();
+        assert!(worst >= Some(2), "without the delay: {shown:?}");
+    }
+
+    #[test]
+    fn slow_pose_stage_drops_frames_instead_of_queueing_them() {
+        let info = SourceInfo {
+            name: "live".into(),
             width: 4,
             height: 2,
-            rgb: Arc::new(vec![0; 24]),
-        }))
-    }
-    fn seek(&mut self, frame_index: u64) -> Result<(), SourceError> {
-        self.next = frame_index;
-        Ok(())
-    }
-}
-
-fn play_file(sync_delay_frames: u64) -> (Pipeline<()>, Vec<(u64, u64)>) {
-    let pipeline: Pipeline<()> = Pipeline::start(
-        SourceRequest::File("clip.mp4".into()),
-        Arc::new(|_| Ok(Box::new(ScriptedFile::new(60)) as Box<dyn FrameSource>)),
-        // Slower than the video: 40 ms a frame against 33 ms frame periods.
-        Arc::new(|_| Ok(Box::new(SlowPose(Duration::from_millis(40))) as Box<dyn PoseEstimator>)),
-        Arc::new(|_| ()),
-        PipelineConfig {
-            limits: PipelineLimits {
-                // No look-ahead: only the playback clock feeds the pose stage.
-                decode_ahead: 0,
-                sync_delay_frames,
-                ..PipelineLimits::default()
-            },
-            ..PipelineConfig::default()
-        },
-        SystemClock::shared(),
-        || {},
-    );
-    pipeline.command(CaptureCommand::Play { speed: 1.0 });
-    // (shown frame, frames its newest pose trails it) as the UI would see them.
-    let mut shown = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(msg) = pipeline.frames_to_ui.recv_timeout(Duration::from_millis(5)) {
-            let lag = pipeline
-                .store
-                .pose_at_or_before(msg.index)
-                .map_or(u64::MAX, |(i, _)| msg.index - i);
-            shown.push((msg.index, lag));
+            fps: 200.0,
+            frame_count: None,
+            duration: None,
+        };
+        let pipeline: Pipeline<()> = Pipeline::start(
+            SourceRequest::Camera(0),
+            Arc::new(move |_| {
+                Ok(Box::new(FastLive {
+                    info: info.clone(),
+                    next: 0,
+                }) as Box<dyn FrameSource>)
+            }),
+            Arc::new(|_| {
+                Ok(Box::new(SlowPose(Duration::from_millis(30))) as Box<dyn PoseEstimator>)
+            }),
+            Arc::new(|_| ()),
+            PipelineConfig::default(),
+            SystemClock::shared(),
+            || {},
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut ended = false;
+        while !ended && Instant::now() < deadline {
+            ended = pipeline
+                .events
+                .recv_timeout(Duration::from_millis(50))
+                .is_ok_and(|e| matches!(e, PipelineEvent::Ended));
+            assert!(pipeline.pose_queue_len() <= FRAMES_TO_POSE_CAPACITY);
         }
-        if pipeline
-            .events
-            .try_iter()
-            .any(|e| matches!(e, PipelineEvent::Ended))
-        {
-            break;
-        }
-    }
-    (pipeline, shown)
-}
-
-#[test]
-fn the_sync_delay_keeps_keypoints_with_a_video_faster_than_pose() {
-    // A frame waits at most one estimate for the stage and one for its own pose: 80 ms,
-    // well inside four frame periods.
-    let (pipeline, shown) = play_file(4);
-    let indices: Vec<u64> = shown.iter().map(|(i, _)| *i).collect();
-    assert_eq!(indices.last(), Some(&59), "the clip played to its end");
-    // Play re-shows the frame on screen when it lands after the first one was shown.
-    assert!(indices.windows(2).all(|w| w[0] <= w[1]), "{indices:?}");
-    // The pose stage skips frames it has no time for; every shown frame has its own pose
-    // or the one before (the first frame is shown before any pose exists).
-    let worst = shown.iter().skip(1).map(|(_, lag)| *lag).max();
-    assert!(worst <= Some(1), "overlay lags: {shown:?}");
-    assert!(
-        pipeline
+        assert!(ended, "the source did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+        let computed = pipeline.counters.poses_computed.load(Ordering::Relaxed);
+        let dropped = pipeline
             .counters
             .dropped_before_pose
-            .load(Ordering::Relaxed)
-            > 0
-    );
-    // Once idle, the stage fills in the frames it skipped: the whole clip is cached.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while pipeline.store.pose_count() < 60 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
+            .load(Ordering::Relaxed);
+        assert!(
+            computed < 40,
+            "{computed} poses: the slow stage cannot have done them all"
+        );
+        assert!(
+            dropped > 50,
+            "only {dropped} frames dropped before the pose stage"
+        );
+        // The newest frames win: the last frame's pose is computed.
+        assert!(pipeline.store.has_pose(99), "the newest frame was dropped");
     }
-    assert_eq!(
-        pipeline.store.pose_count(),
-        60,
-        "skipped frames never estimated"
-    );
-
-    // Without the delay the same stage trails the video by more.
-    let (_, shown) = play_file(0);
-    let worst = shown.iter().skip(1).map(|(_, lag)| *lag).max();
-    assert!(worst >= Some(2), "without the delay: {shown:?}");
-}
-
-#[test]
-fn slow_pose_stage_drops_frames_instead_of_queueing_them() {
-    let info = SourceInfo {
-        name: "live".into(),
-        width: 4,
-        height: 2,
-        fps: 200.0,
-        frame_count: None,
-        duration: None,
-    };
-    let pipeline: Pipeline<()> = Pipeline::start(
-        SourceRequest::Camera(0),
-        Arc::new(move |_| {
-            Ok(Box::new(FastLive {
-                info: info.clone(),
-                next: 0,
-            }) as Box<dyn FrameSource>)
-        }),
-        Arc::new(|_| Ok(Box::new(SlowPose(Duration::from_millis(30))) as Box<dyn PoseEstimator>)),
-        Arc::new(|_| ()),
-        PipelineConfig::default(),
-        SystemClock::shared(),
-        || {},
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut ended = false;
-    while !ended && Instant::now() < deadline {
-        ended = pipeline
-            .events
-            .recv_timeout(Duration::from_millis(50))
-            .is_ok_and(|e| matches!(e, PipelineEvent::Ended));
-        assert!(pipeline.pose_queue_len() <= FRAMES_TO_POSE_CAPACITY);
-    }
-    assert!(ended, "the source did not finish");
-    std::thread::sleep(Duration::from_millis(100));
-    let computed = pipeline.counters.poses_computed.load(Ordering::Relaxed);
-    let dropped = pipeline
-        .counters
-        .dropped_before_pose
-        .load(Ordering::Relaxed);
-    assert!(
-        computed < 40,
-        "{computed} poses: the slow stage cannot have done them all"
-    );
-    assert!(
-        dropped > 50,
-        "only {dropped} frames dropped before the pose stage"
-    );
-    // The newest frames win: the last frame's pose is computed.
-    assert!(pipeline.store.has_pose(99), "the newest frame was dropped");
-}
 
 /// A person facing the camera in a 640×480 frame: shoulders at y 200, hips at y 400. Between
 /// `signing.start` and `signing.end` (frame indices) both hands are up in front of the chest and
@@ -268,18 +273,8 @@ fn synthetic_pose(index: u64, time: f64, signing: &std::ops::Range<u64>) -> Pose
     set(10, right_wrist.0, right_wrist.1, 0.95);
     for j in 0..21 {
         let spread = j as f32 * 2.0;
-        set(
-            91 + j,
-            left_wrist.0 + spread,
-            left_wrist.1 - spread,
-            hand_score,
-        );
-        set(
-            112 + j,
-            right_wrist.0 - spread,
-            right_wrist.1 - spread,
-            hand_score,
-        );
+        set(91 + j, left_wrist.0 + spread, left_wrist.1 - spread, hand_score);
+        set(112 + j, right_wrist.0 - spread, right_wrist.1 - spread, hand_score);
     }
     PoseFrame {
         time,
@@ -383,43 +378,17 @@ fn a_lossless_stream_segments_every_frame_and_finishes() {
         SystemClock::shared(),
     );
     let events = events_until_finished(&pipeline, Duration::from_secs(30));
-    assert_eq!(
-        pipeline.counters.poses_segmented.load(Ordering::Relaxed),
-        120
-    );
-    assert_eq!(
-        pipeline
-            .counters
-            .dropped_before_pose
-            .load(Ordering::Relaxed),
-        0
-    );
-    assert_eq!(
-        pipeline
-            .counters
-            .dropped_before_segmenter
-            .load(Ordering::Relaxed),
-        0
-    );
+    assert_eq!(pipeline.counters.poses_segmented.load(Ordering::Relaxed), 120);
+    assert_eq!(pipeline.counters.dropped_before_pose.load(Ordering::Relaxed), 0);
+    assert_eq!(pipeline.counters.dropped_before_segmenter.load(Ordering::Relaxed), 0);
     let spans = ended_spans(&events);
     assert_eq!(spans.len(), 1, "{spans:?}");
     let span = &spans[0];
     assert!(span.first_index <= 30 && span.last_index >= 69, "{span:?}");
-    assert!(
-        span.first_index > 5 && span.last_index < 115,
-        "rest kept out: {span:?}"
-    );
+    assert!(span.first_index > 5 && span.last_index < 115, "rest kept out: {span:?}");
     // Times are the frames' own.
-    assert!(
-        (span.start - span.first_index as f64 / 30.0).abs() < 1e-9,
-        "{span:?}"
-    );
-    assert!(
-        events
-            .iter()
-            .all(|e| !matches!(e, PipelineEvent::Failed { .. })),
-        "{events:?}"
-    );
+    assert!((span.start - span.first_index as f64 / 30.0).abs() < 1e-9, "{span:?}");
+    assert!(events.iter().all(|e| !matches!(e, PipelineEvent::Failed { .. })), "{events:?}");
 }
 
 #[test]
@@ -457,10 +426,7 @@ fn a_paced_stream_follows_the_clock_it_is_given() {
     let events = events_until_finished(&pipeline, Duration::from_secs(20));
     let spans = ended_spans(&events);
     assert_eq!(spans.len(), 1, "{spans:?}");
-    assert!(
-        spans[0].first_index <= 20 && spans[0].last_index >= 49,
-        "{spans:?}"
-    );
+    assert!(spans[0].first_index <= 20 && spans[0].last_index >= 49, "{spans:?}");
     assert_eq!(pipeline.counters.decoded.load(Ordering::Relaxed), 90);
     drop(close);
 }
@@ -490,14 +456,8 @@ fn a_camera_failing_mid_utterance_says_so_and_still_closes_the_utterance() {
     let paced_clock: Arc<dyn Clock> = clock.clone();
     let pipeline = start_scripted(
         move || {
-            let camera = ScriptedSource::new(info.clone(), frames.clone())
-                .live()
-                .fail_after(60);
-            Box::new(paced::PacedSource::new(
-                Box::new(camera),
-                paced_clock.clone(),
-                false,
-            ))
+            let camera = ScriptedSource::new(info.clone(), frames.clone()).live().fail_after(60);
+            Box::new(paced::PacedSource::new(Box::new(camera), paced_clock.clone(), false))
         },
         30..90,
         CaptureMode::Live,
@@ -519,8 +479,5 @@ fn a_camera_failing_mid_utterance_says_so_and_still_closes_the_utterance() {
     // The utterance under way when the camera failed still ends, with what was signed.
     let spans = ended_spans(&events);
     assert_eq!(spans.len(), 1, "{events:?}");
-    assert!(
-        spans[0].first_index <= 30 && spans[0].last_index >= 55,
-        "{spans:?}"
-    );
+    assert!(spans[0].first_index <= 30 && spans[0].last_index >= 55, "{spans:?}");
 }
