@@ -1,5 +1,5 @@
-//! Exporting keypoints: the whole clip (.pose / .json / .pkl) on a worker with progress, and
-//! the current frame.
+//! Exports on a worker with progress and cancel: the whole clip's keypoints (.pose / .json /
+//! .pkl) and the captions (.srt / .vtt / .json); and the current frame's keypoints.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,13 +7,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
+use signcap_engine::captions::{Caption, write_captions_auto};
 use signcap_engine::keypoints::{PoseFrame, PoseSequence};
 use signcap_engine::source::SourceInfo;
 
 use super::pipeline::{PoseRequests, SourceOpener, SourceRequest, open_request};
 
-/// Formats the menu offers.
+/// Keypoint formats the menu offers.
 pub const EXPORT_EXTENSIONS: [&str; 3] = ["pose", "json", "pkl"];
+
+/// Caption formats the menu offers.
+pub const CAPTION_EXTENSIONS: [&str; 3] = ["srt", "vtt", "json"];
 
 /// Writes `sequence` in the format its extension names.
 pub fn write_sequence(path: &Path, sequence: &PoseSequence) -> anyhow::Result<()> {
@@ -42,13 +46,11 @@ pub struct ExportJob {
 }
 
 impl ExportJob {
-    /// Decodes the whole source again on a worker and writes `path`, reusing every cached pose
-    /// and asking the pipeline's pose stage for the rest (which caches them too).
-    pub fn start(
+    /// Runs `work` on its own thread; it reports progress and checks `cancel` in the shared
+    /// [`ExportProgress`], and `repaint` wakes the UI when it is done.
+    pub fn spawn(
         path: PathBuf,
-        request: SourceRequest,
-        open_source: SourceOpener,
-        poses: PoseRequests,
+        work: impl FnOnce(&Path, &ExportProgress) -> anyhow::Result<()> + Send + 'static,
         repaint: impl Fn() + Send + 'static,
     ) -> anyhow::Result<Self> {
         let progress = Arc::new(ExportProgress::default());
@@ -57,13 +59,7 @@ impl ExportJob {
         let handle = std::thread::Builder::new()
             .name("signcap-export".into())
             .spawn(move || {
-                let result = export_clip(
-                    &worker_path,
-                    &request,
-                    &open_source,
-                    &poses,
-                    &worker_progress,
-                );
+                let result = work(&worker_path, &worker_progress);
                 repaint();
                 result
             })
@@ -73,6 +69,45 @@ impl ExportJob {
             progress,
             handle: Some(handle),
         })
+    }
+
+    /// Decodes the whole source again on a worker and writes `path`, reusing every cached pose
+    /// and asking the pipeline's pose stage for the rest (which caches them too).
+    pub fn start(
+        path: PathBuf,
+        request: SourceRequest,
+        open_source: SourceOpener,
+        poses: PoseRequests,
+        repaint: impl Fn() + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        Self::spawn(
+            path,
+            move |path, progress| export_clip(path, &request, &open_source, &poses, progress),
+            repaint,
+        )
+    }
+
+    /// Writes `captions` to `path` in the format its extension names, on a worker.
+    pub fn captions(
+        path: PathBuf,
+        captions: Vec<Caption>,
+        repaint: impl Fn() + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        Self::spawn(
+            path,
+            move |path, progress| {
+                progress
+                    .total
+                    .store(captions.len() as u64, Ordering::Relaxed);
+                // The engine's error names the file and the caption.
+                write_captions_auto(path, &captions)?;
+                progress
+                    .done
+                    .store(captions.len() as u64, Ordering::Relaxed);
+                Ok(())
+            },
+            repaint,
+        )
     }
 
     /// `Some(result)` once the worker has finished.

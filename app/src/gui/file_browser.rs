@@ -15,6 +15,41 @@ pub enum BrowserPurpose {
     ExportClip(&'static str),
     /// Export the current frame's keypoints (.json).
     ExportFrame,
+    /// Export the captions with this extension (srt, vtt, json).
+    ExportCaptions(&'static str),
+    /// Choose a Uni-Sign checkpoint (.pth, .safetensors).
+    ModelCheckpoint,
+    /// Choose the mT5 folder.
+    Mt5Folder,
+}
+
+impl BrowserPurpose {
+    /// Whether a folder is chosen rather than a file.
+    pub fn wants_folder(self) -> bool {
+        matches!(self, BrowserPurpose::Mt5Folder)
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            BrowserPurpose::Open => "Open video",
+            BrowserPurpose::ExportClip(_) => "Export keypoints",
+            BrowserPurpose::ExportFrame => "Export current frame",
+            BrowserPurpose::ExportCaptions(_) => "Export captions",
+            BrowserPurpose::ModelCheckpoint => "Choose a Uni-Sign checkpoint",
+            BrowserPurpose::Mt5Folder => "Choose the mT5 folder",
+        }
+    }
+
+    fn suggested_name(self) -> String {
+        match self {
+            BrowserPurpose::ExportClip(ext) => format!("keypoints.{ext}"),
+            BrowserPurpose::ExportFrame => "frame.json".to_owned(),
+            BrowserPurpose::ExportCaptions(ext) => format!("captions.{ext}"),
+            BrowserPurpose::Open | BrowserPurpose::ModelCheckpoint | BrowserPurpose::Mt5Folder => {
+                String::new()
+            }
+        }
+    }
 }
 
 /// The browser's state.
@@ -29,11 +64,7 @@ pub struct FileBrowser {
 impl FileBrowser {
     /// A browser showing `dir`.
     pub fn new(purpose: BrowserPurpose, dir: PathBuf) -> Self {
-        let file_name = match purpose {
-            BrowserPurpose::Open => String::new(),
-            BrowserPurpose::ExportClip(ext) => format!("keypoints.{ext}"),
-            BrowserPurpose::ExportFrame => "frame.json".to_owned(),
-        };
+        let file_name = purpose.suggested_name();
         let mut browser = Self {
             purpose,
             dir,
@@ -64,11 +95,7 @@ impl FileBrowser {
     /// Shows the window. `Some(Some(path))` when a path was chosen, `Some(None)` when
     /// cancelled, `None` while still open.
     pub fn window(&mut self, ctx: &egui::Context) -> Option<Option<PathBuf>> {
-        let title = match self.purpose {
-            BrowserPurpose::Open => "Open video",
-            BrowserPurpose::ExportClip(_) => "Export keypoints",
-            BrowserPurpose::ExportFrame => "Export current frame",
-        };
+        let title = self.purpose.title();
         let mut outcome = None;
         let mut open = true;
         let mut go_to = None;
@@ -118,10 +145,17 @@ impl FileBrowser {
                 ui.horizontal(|ui| {
                     let action = match self.purpose {
                         BrowserPurpose::Open => "Open",
+                        BrowserPurpose::ModelCheckpoint => "Choose",
+                        BrowserPurpose::Mt5Folder => "Choose folder",
                         _ => "Export",
                     };
-                    if ui.button(action).clicked() && !self.file_name.trim().is_empty() {
-                        outcome = Some(Some(self.dir.join(self.file_name.trim())));
+                    let name = self.file_name.trim();
+                    if ui.button(action).clicked() {
+                        if !name.is_empty() {
+                            outcome = Some(Some(self.dir.join(name)));
+                        } else if self.purpose.wants_folder() {
+                            outcome = Some(Some(self.dir.clone()));
+                        }
                     }
                     if ui.button("Cancel").clicked() {
                         outcome = Some(None);
@@ -178,25 +212,26 @@ impl SystemDialog {
         let dialog = rfd::AsyncFileDialog::new().set_directory(&dir);
         std::thread::spawn(move || {
             let chosen = pollster::block_on(async move {
+                let dialog = dialog.set_title(purpose.title());
                 let handle = match purpose {
                     BrowserPurpose::Open => {
                         dialog
-                            .set_title("Open video")
                             .add_filter("Videos and pose files", &OPEN_EXTENSIONS)
                             .pick_file()
                             .await
                     }
-                    BrowserPurpose::ExportClip(ext) => {
+                    BrowserPurpose::ModelCheckpoint => {
                         dialog
-                            .set_title("Export keypoints")
-                            .set_file_name(format!("keypoints.{ext}"))
-                            .save_file()
+                            .add_filter("Uni-Sign checkpoints", &["pth", "safetensors"])
+                            .pick_file()
                             .await
                     }
-                    BrowserPurpose::ExportFrame => {
+                    BrowserPurpose::Mt5Folder => dialog.pick_folder().await,
+                    BrowserPurpose::ExportClip(_)
+                    | BrowserPurpose::ExportFrame
+                    | BrowserPurpose::ExportCaptions(_) => {
                         dialog
-                            .set_title("Export current frame")
-                            .set_file_name("frame.json")
+                            .set_file_name(purpose.suggested_name())
                             .save_file()
                             .await
                     }

@@ -1,5 +1,6 @@
-//! The latency panel: per-stage latency, queue lengths, fps, dropped frames, UI frame time and
-//! how far the overlay trails the video.
+//! The latency panel: for each pipeline stage how long after capture its output is ready and
+//! what it computes for, queue lengths, fps, dropped frames, UI frame time and how far the
+//! overlay trails the video.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use egui::util::History;
 
-use super::pipeline::PipelineCounters;
+use super::pipeline::{PipelineCounters, Stage};
 
 const WINDOW_SECONDS: f32 = 10.0;
 const MAX_SAMPLES: usize = 2000;
@@ -16,13 +17,20 @@ fn history() -> History<f32> {
     History::new(0..MAX_SAMPLES, WINDOW_SECONDS)
 }
 
+/// Rolling figures of one stage.
+struct StageFigures {
+    /// From the frame's capture to this stage's output (capture: to the screen; translator:
+    /// from the utterance's last frame to its caption).
+    from_capture_ms: History<f32>,
+    /// Time the stage itself spent, where it is known.
+    compute_ms: History<f32>,
+}
+
 /// Rolling figures over the last ten seconds, plus every sample of UI frame time and overlay
 /// lag since the source was opened (for the headless bench).
 pub struct LatencyStats {
     epoch: Instant,
-    capture_to_ui_ms: History<f32>,
-    capture_to_pose_ms: History<f32>,
-    pose_compute_ms: History<f32>,
+    stages: [StageFigures; Stage::ALL.len()],
     ui_frame_ms: History<f32>,
     overlay_lag_frames: History<f32>,
     displayed: History<f32>,
@@ -39,9 +47,10 @@ impl Default for LatencyStats {
     fn default() -> Self {
         Self {
             epoch: Instant::now(),
-            capture_to_ui_ms: history(),
-            capture_to_pose_ms: history(),
-            pose_compute_ms: history(),
+            stages: std::array::from_fn(|_| StageFigures {
+                from_capture_ms: history(),
+                compute_ms: history(),
+            }),
             ui_frame_ms: history(),
             overlay_lag_frames: history(),
             displayed: history(),
@@ -64,31 +73,56 @@ pub fn percentile(values: &[f32], p: f64) -> Option<f32> {
     sorted.get(rank - 1).copied()
 }
 
+/// What a stage's latency measures, for the panel.
+fn latency_meaning(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Capture => "captured to on screen",
+        Stage::Pose => "captured to keypoints",
+        Stage::Segmenter => "last frame to translation asked",
+        Stage::Translator => "last frame to caption",
+    }
+}
+
+fn stage_slot(stage: Stage) -> usize {
+    Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0)
+}
+
 impl LatencyStats {
     fn now(&self) -> f64 {
         self.epoch.elapsed().as_secs_f64()
     }
 
-    /// A frame reached the UI `latency` after capture.
-    pub fn record_capture(&mut self, latency: Duration) {
+    /// `stage` produced an output `from_capture` after its frame was captured, spending
+    /// `compute` on it where known.
+    pub fn record_stage(
+        &mut self,
+        stage: Stage,
+        from_capture: Duration,
+        compute: Option<Duration>,
+    ) {
         let now = self.now();
-        self.capture_to_ui_ms
-            .add(now, latency.as_secs_f32() * 1000.0);
+        let figures = &mut self.stages[stage_slot(stage)];
+        figures
+            .from_capture_ms
+            .add(now, from_capture.as_secs_f32() * 1000.0);
+        if let Some(compute) = compute {
+            figures.compute_ms.add(now, compute.as_secs_f32() * 1000.0);
+        }
+    }
+
+    /// Samples of `stage` over the window: (from capture, compute), in ms.
+    pub fn stage_samples(&self, stage: Stage) -> (Vec<f32>, Vec<f32>) {
+        let figures = &self.stages[stage_slot(stage)];
+        (
+            figures.from_capture_ms.values().collect(),
+            figures.compute_ms.values().collect(),
+        )
     }
 
     /// A new frame went on screen at `_at`.
     pub fn record_displayed(&mut self, _at: Instant) {
         let now = self.now();
         self.displayed.add(now, 1.0);
-    }
-
-    /// A pose was ready `latency` after capture, `compute` of it in the backend.
-    pub fn record_pose(&mut self, latency: Duration, compute: Duration) {
-        let now = self.now();
-        self.capture_to_pose_ms
-            .add(now, latency.as_secs_f32() * 1000.0);
-        self.pose_compute_ms
-            .add(now, compute.as_secs_f32() * 1000.0);
     }
 
     /// Current queue lengths: capture → UI, capture → pose, pose → UI.
@@ -122,33 +156,40 @@ impl LatencyStats {
 
     /// Draws the panel.
     pub fn ui(&self, ui: &mut egui::Ui) {
-        let values = |h: &History<f32>| h.values().collect::<Vec<f32>>();
-        let row = |ui: &mut egui::Ui, name: &str, h: &History<f32>, unit: &str| {
-            let v = values(h);
-            match (percentile(&v, 0.5), percentile(&v, 0.99)) {
-                (Some(p50), Some(p99)) => {
-                    ui.label(format!("{name}: p50 {p50:.1} {unit}, p99 {p99:.1} {unit}"))
-                }
-                _ => ui.label(format!("{name}: -")),
-            };
+        let quantiles = |h: &History<f32>| {
+            let v: Vec<f32> = h.values().collect();
+            percentile(&v, 0.5).zip(percentile(&v, 0.99))
         };
         egui::Grid::new("latency").num_columns(1).show(ui, |ui| {
             ui.label(format!("Display: {:.1} fps", self.display_fps()));
             ui.end_row();
-            row(ui, "Capture to screen", &self.capture_to_ui_ms, "ms");
+            for stage in Stage::ALL {
+                let figures = &self.stages[stage_slot(stage)];
+                let mut line = format!("{}: ", stage.name());
+                match quantiles(&figures.from_capture_ms) {
+                    Some((p50, p99)) => line.push_str(&format!(
+                        "{} {p50:.0} ms (p99 {p99:.0})",
+                        latency_meaning(stage)
+                    )),
+                    None => line.push('-'),
+                }
+                if let Some((p50, _)) = quantiles(&figures.compute_ms) {
+                    line.push_str(&format!(", computes {p50:.1} ms"));
+                }
+                ui.label(line);
+                ui.end_row();
+            }
+            match quantiles(&self.ui_frame_ms) {
+                Some((p50, p99)) => ui.label(format!("UI frame: p50 {p50:.1} ms, p99 {p99:.1} ms")),
+                None => ui.label("UI frame: -"),
+            };
             ui.end_row();
-            row(ui, "Capture to pose", &self.capture_to_pose_ms, "ms");
-            ui.end_row();
-            row(ui, "Pose compute", &self.pose_compute_ms, "ms");
-            ui.end_row();
-            row(ui, "UI frame", &self.ui_frame_ms, "ms");
-            ui.end_row();
-            row(
-                ui,
-                "Overlay behind video",
-                &self.overlay_lag_frames,
-                "frames",
-            );
+            match quantiles(&self.overlay_lag_frames) {
+                Some((p50, p99)) => ui.label(format!(
+                    "Overlay behind video: p50 {p50:.0}, p99 {p99:.0} frames"
+                )),
+                None => ui.label("Overlay behind video: -"),
+            };
             ui.end_row();
             ui.label(format!(
                 "Queues: to screen {}, to pose {}, poses {}",
@@ -156,17 +197,28 @@ impl LatencyStats {
             ));
             ui.end_row();
             if let Some(c) = &self.counters {
+                let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
                 ui.label(format!(
-                    "Decoded {}, poses {}",
-                    c.decoded.load(Ordering::Relaxed),
-                    c.poses_computed.load(Ordering::Relaxed)
+                    "Decoded {}, poses {}, segmented {}",
+                    n(&c.decoded),
+                    n(&c.poses_computed),
+                    n(&c.poses_segmented)
                 ));
                 ui.end_row();
                 ui.label(format!(
-                    "Dropped: before pose {}, before screen {}, by clock {}",
-                    c.dropped_before_pose.load(Ordering::Relaxed),
-                    c.dropped_before_ui.load(Ordering::Relaxed),
-                    c.skipped_by_clock.load(Ordering::Relaxed)
+                    "Dropped: before pose {}, before screen {}, by clock {}, before segmenter {}",
+                    n(&c.dropped_before_pose),
+                    n(&c.dropped_before_ui),
+                    n(&c.skipped_by_clock),
+                    n(&c.dropped_before_segmenter)
+                ));
+                ui.end_row();
+                ui.label(format!(
+                    "Utterances {}, provisional {} ({} coalesced), finals {}",
+                    n(&c.utterances),
+                    n(&c.provisional_done),
+                    n(&c.provisional_coalesced),
+                    n(&c.finals_done)
                 ));
                 ui.end_row();
             }

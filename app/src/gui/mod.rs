@@ -6,6 +6,7 @@ pub mod file_browser;
 pub mod inspect;
 pub mod latency;
 pub mod overlay;
+pub mod panels;
 pub mod pipeline;
 pub mod preview;
 pub mod settings;
@@ -26,6 +27,40 @@ pub struct GuiArgs {
     /// Close the app cleanly after this many seconds (scripted screenshots).
     #[arg(long)]
     pub quit_after: Option<f64>,
+    /// Uni-Sign checkpoint (.pth or .safetensors) for this run (not saved).
+    #[arg(long)]
+    pub checkpoint: Option<std::path::PathBuf>,
+    /// mT5 folder (config.json, spiece.model or tokenizer.json) for this run (not saved).
+    #[arg(long)]
+    pub mt5: Option<std::path::PathBuf>,
+}
+
+impl GuiArgs {
+    /// The app's options for these arguments over `settings` (saved to `settings_path`).
+    pub fn options(
+        self,
+        settings: settings::Settings,
+        settings_path: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<AppOptions> {
+        // A model given here is for this run: the other path comes from the settings.
+        let model = (self.checkpoint.is_some() || self.mt5.is_some()).then(|| {
+            let mut model = settings.model.clone();
+            model.checkpoint = self.checkpoint.or(model.checkpoint);
+            model.mt5_dir = self.mt5.or(model.mt5_dir);
+            model
+        });
+        let mut options = AppOptions::with_engine(settings, settings_path);
+        options.model = model;
+        options.open = self.open.map(pipeline::SourceRequest::File);
+        options.quit_after = match self.quit_after {
+            Some(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+                Some(Duration::from_secs_f64(seconds))
+            }
+            Some(seconds) => anyhow::bail!("--quit-after {seconds}: expected seconds ≥ 0"),
+            None => None,
+        };
+        Ok(options)
+    }
 }
 
 /// Opens the main window and runs until it is closed.
@@ -35,15 +70,7 @@ pub fn run(args: GuiArgs) -> anyhow::Result<()> {
         Some(path) => settings::Settings::load(path)?,
         None => settings::Settings::default(),
     };
-    let mut options = AppOptions::with_engine(settings, settings_path);
-    options.open = args.open.map(pipeline::SourceRequest::File);
-    options.quit_after = match args.quit_after {
-        Some(seconds) if seconds.is_finite() && seconds >= 0.0 => {
-            Some(Duration::from_secs_f64(seconds))
-        }
-        Some(seconds) => anyhow::bail!("--quit-after {seconds}: expected seconds ≥ 0"),
-        None => None,
-    };
+    let options = args.options(settings, settings_path)?;
     let native_options = eframe::NativeOptions {
         renderer: eframe::Renderer::Wgpu,
         viewport: egui::ViewportBuilder::default()

@@ -1,8 +1,10 @@
-//! Settings kept in a TOML file: pose backend, model paths, threads, theme, recent files.
+//! Settings kept in a TOML file: pose backend, translation model, captions, threads, theme,
+//! recent files.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use signcap_engine::model::Language;
 use signcap_engine::pose::PoseConfig;
 
 use super::overlay::GroupToggles;
@@ -20,16 +22,57 @@ pub enum ThemeChoice {
     Dark,
 }
 
-/// Paths of the Uni-Sign translation model (`[model]` table).
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+/// The Uni-Sign translation model and how it searches (`[model]` table).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct ModelSettings {
     /// Uni-Sign checkpoint (.pth or .safetensors).
     pub checkpoint: Option<PathBuf>,
-    /// mT5 `tokenizer.json`.
-    pub tokenizer: Option<PathBuf>,
-    /// Threads for the model.
+    /// mT5 folder (`config.json` with `spiece.model` or `tokenizer.json`).
+    pub mt5_dir: Option<PathBuf>,
+    /// Output language; unset, it follows the checkpoint's name (`csl` in it: Chinese).
+    pub language: Option<Language>,
+    /// Beams of the search (1 is greedy).
+    pub beams: usize,
+    /// How often a provisional caption of the utterance being signed is shown, in ms.
+    pub provisional_interval_ms: u64,
+    /// Threads for the model (0: all cores).
     pub threads: usize,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            checkpoint: None,
+            mt5_dir: None,
+            language: None,
+            beams: 4,
+            provisional_interval_ms: 700,
+            threads: 0,
+        }
+    }
+}
+
+/// How captions look and where the live transcript goes (`[captions]` table).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct CaptionSettings {
+    /// Font size of the caption lines in points.
+    pub font_size: f32,
+    /// White on black captions with no greyed text.
+    pub high_contrast: bool,
+    /// Folder of the live transcripts; unset: the data folder's `signcap/transcripts`.
+    pub transcript_dir: Option<PathBuf>,
+}
+
+impl Default for CaptionSettings {
+    fn default() -> Self {
+        Self {
+            font_size: 22.0,
+            high_contrast: false,
+            transcript_dir: None,
+        }
+    }
 }
 
 /// How the player caches (`[player]` table).
@@ -88,8 +131,10 @@ impl Default for UiSettings {
 pub struct Settings {
     /// Pose backend, its model files and threads.
     pub pose: PoseConfig,
-    /// Translation model paths.
+    /// Translation model.
     pub model: ModelSettings,
+    /// Caption look and transcript folder.
+    pub captions: CaptionSettings,
     /// Player caching.
     pub player: PlayerSettings,
     /// Window look and recent files.
@@ -141,6 +186,17 @@ pub fn default_settings_path() -> Option<PathBuf> {
     Some(config_dir.join("signcap").join("settings.toml"))
 }
 
+/// `$XDG_DATA_HOME/signcap/transcripts`, else `~/.local/share/signcap/transcripts`.
+pub fn default_transcript_dir() -> Option<PathBuf> {
+    let data_dir = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share"))
+        })?;
+    Some(data_dir.join("signcap").join("transcripts"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +208,9 @@ mod tests {
         let mut settings = Settings::default();
         settings.pose.threads = 3;
         settings.ui.theme = ThemeChoice::Dark;
+        settings.model.checkpoint = Some("/m/uni_sign_csl.pth".into());
+        settings.model.language = Some(Language::Chinese);
+        settings.captions.high_contrast = true;
         settings.remember_recent(Path::new("/a.mp4"));
         settings.remember_recent(Path::new("/b.mp4"));
         settings.remember_recent(Path::new("/a.mp4"));

@@ -28,6 +28,7 @@ use crate::pose::{PoseConfig, PoseError, PoseEstimator};
 use crate::source::{FrameSource, SourceError, SourceInfo};
 
 pub use captions::{CaptionConfig, CaptionUpdate, SegmentNotice};
+pub use capture::open_request;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use pose_stage::{PoseJob, PoseRequests};
 pub use segmenter::{Segment, SegmentEvent, Segmenter, SegmenterConfig};
