@@ -15,7 +15,8 @@ fn signcap() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_signcap"));
     cmd.env_remove("RUST_LOG")
         .env_remove("SIGNCAP_CHECKPOINT")
-        .env_remove("SIGNCAP_MT5");
+        .env_remove("SIGNCAP_MT5")
+        .env("SIGNCAP_CONFIG", "/nonexistent/signcap-settings.toml");
     cmd
 }
 

@@ -197,7 +197,8 @@ fn rss_kb() -> u64 {
 fn a_long_scripted_stream_neither_stalls_nor_grows() {
     let sequence = Arc::new(
         signcap_engine::keypoints::read_pose_file(
-            &signcap_tests::shared_dir().join("eval-media/poses/ase_what-is-your-name.holistic.pose"),
+            &signcap_tests::shared_dir()
+                .join("eval-media/poses/ase_what-is-your-name.holistic.pose"),
         )
         .unwrap(),
     );
@@ -273,19 +274,39 @@ fn a_long_scripted_stream_neither_stalls_nor_grows() {
             rss_after_warm_up = rss_kb();
         }
         // Nothing piles up: the store keeps a bounded window of a live stream.
-        assert!(pipeline.store.frame_count() <= 8, "{} frames cached", pipeline.store.frame_count());
-        assert!(pipeline.store.pose_count() <= 600, "{} poses kept", pipeline.store.pose_count());
+        assert!(
+            pipeline.store.frame_count() <= 8,
+            "{} frames cached",
+            pipeline.store.frame_count()
+        );
+        assert!(
+            pipeline.store.pose_count() <= 600,
+            "{} poses kept",
+            pipeline.store.pose_count()
+        );
     }
     // Let the translator catch up with the last utterance, on the same clock.
     let deadline = Instant::now() + Duration::from_secs(300);
     while finals < ended {
-        assert!(Instant::now() < deadline, "{finals} finals for {ended} utterances");
+        assert!(
+            Instant::now() < deadline,
+            "{finals} finals for {ended} utterances"
+        );
         std::thread::sleep(Duration::from_millis(10));
         drain(&mut ended, &mut finals);
     }
     let rss_end = rss_kb();
-    assert!(ended >= 8, "only {ended} utterances in 66 s of a repeated sentence");
-    assert_eq!(pipeline.counters.dropped_before_segmenter.load(Ordering::Relaxed), 0);
+    assert!(
+        ended >= 8,
+        "only {ended} utterances in 66 s of a repeated sentence"
+    );
+    assert_eq!(
+        pipeline
+            .counters
+            .dropped_before_segmenter
+            .load(Ordering::Relaxed),
+        0
+    );
     assert!(
         rss_end <= rss_after_warm_up + rss_after_warm_up / 10,
         "RSS grew from {rss_after_warm_up} kB to {rss_end} kB"

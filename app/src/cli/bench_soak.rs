@@ -70,8 +70,11 @@ pub fn run(args: BenchSoakArgs) -> anyhow::Result<()> {
         SourceRequest::Camera(0),
         Arc::new(move |_| {
             let camera = ScriptedSource::new(info.clone(), frames.clone()).live();
-            Ok(Box::new(PacedSource::new(Box::new(camera), paced_clock.clone(), true))
-                as Box<dyn FrameSource>)
+            Ok(Box::new(PacedSource::new(
+                Box::new(camera),
+                paced_clock.clone(),
+                true,
+            )) as Box<dyn FrameSource>)
         }),
         Arc::new(create_engine_estimator),
         Arc::new(|_| ()),
@@ -116,7 +119,10 @@ pub fn run(args: BenchSoakArgs) -> anyhow::Result<()> {
             let names = ["capture", "pose", "segmenter", "translator"];
             for (i, name) in names.iter().enumerate() {
                 if now[i] == last[i] {
-                    stuck.push(format!("{name} at {:.0} s", started.elapsed().as_secs_f64()));
+                    stuck.push(format!(
+                        "{name} at {:.0} s",
+                        started.elapsed().as_secs_f64()
+                    ));
                 }
             }
             last = now;
@@ -144,9 +150,15 @@ pub fn run(args: BenchSoakArgs) -> anyhow::Result<()> {
         );
     }
     if stuck.is_empty() {
-        println!("every stage advanced in every {:.0} s window", args.sample_seconds);
+        println!(
+            "every stage advanced in every {:.0} s window",
+            args.sample_seconds
+        );
     } else {
-        println!("stages that did not advance in a window: {}", stuck.join(", "));
+        println!(
+            "stages that did not advance in a window: {}",
+            stuck.join(", ")
+        );
     }
     Ok(())
 }

@@ -34,7 +34,7 @@ pub const MT5_ENV: &str = "SIGNCAP_MT5";
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArgs {
     /// Uni-Sign checkpoint: official pose-only `.pth` or converted `.safetensors`
-    /// (default: $SIGNCAP_CHECKPOINT).
+    /// (default: $SIGNCAP_CHECKPOINT, else the model the desktop app remembers).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// mT5 folder with `config.json` and `spiece.model` or `tokenizer.json` (default: $SIGNCAP_MT5).
@@ -63,14 +63,24 @@ impl ModelArgs {
         if self.beams == 0 {
             bail!("--beams must be at least 1");
         }
-        let checkpoint = self
+        let mut checkpoint = self
             .checkpoint
             .clone()
             .or_else(|| std::env::var_os(CHECKPOINT_ENV).map(PathBuf::from));
-        let mt5 = self
+        let mut mt5 = self
             .mt5
             .clone()
             .or_else(|| std::env::var_os(MT5_ENV).map(PathBuf::from));
+        // Last, the model the desktop app remembers.
+        if checkpoint.is_none()
+            && mt5.is_none()
+            && let Some(path) = crate::gui::settings::default_settings_path()
+            && path.is_file()
+        {
+            let settings = crate::gui::settings::Settings::load(&path)?;
+            checkpoint = settings.model.checkpoint;
+            mt5 = settings.model.mt5_dir;
+        }
         let (checkpoint, mt5_dir) = match (checkpoint, mt5) {
             (None, None) => return Ok(None),
             (Some(checkpoint), Some(mt5)) => (checkpoint, mt5),

@@ -149,7 +149,7 @@ impl Default for PipelineLimits {
 }
 
 /// Everything a pipeline is started with besides its source.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct PipelineConfig {
     /// The pose backend's settings.
     pub pose: PoseConfig,
@@ -162,16 +162,6 @@ pub struct PipelineConfig {
     pub captions: Option<CaptionConfig>,
 }
 
-impl Default for PipelineConfig {
-    fn default() -> Self {
-        Self {
-            pose: PoseConfig::default(),
-            limits: PipelineLimits::default(),
-            mode: None,
-            captions: None,
-        }
-    }
-}
 
 /// Capture → consumer: frame `index` is due on screen now.
 #[derive(Clone, Debug)]

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
-use signcap_engine::decode::translator::{
-    Translator, TranslatorConfig, TranslatorError, language_from_checkpoint_name,
-};
+use signcap_engine::decode::translator::{Translator, TranslatorConfig, TranslatorError};
 use signcap_engine::model::{Language, ModelError};
 
 use crate::gui::app::App;
@@ -38,11 +36,7 @@ pub fn translator_config(settings: &ModelSettings) -> Option<TranslatorConfig> {
     let checkpoint = settings.checkpoint.clone()?;
     let mt5_dir = settings.mt5_dir.clone()?;
     let mut config = TranslatorConfig::new(checkpoint, mt5_dir);
-    config.language = Some(
-        settings
-            .language
-            .unwrap_or_else(|| language_from_checkpoint_name(&config.checkpoint)),
-    );
+    config.language = settings.language;
     config.beams = settings.beams.max(1);
     config.max_new_tokens = MAX_NEW_TOKENS;
     config.threads = settings.threads;
@@ -319,7 +313,9 @@ impl App {
                     let auto = choice
                         .checkpoint
                         .as_deref()
-                        .map_or(Language::English, language_from_checkpoint_name);
+                        .map_or(Language::English, |path| {
+                            TranslatorConfig::new(path, "").resolved_language()
+                        });
                     let shown = match choice.language {
                         None => format!("From the file name ({})", language_name(auto)),
                         Some(language) => language_name(language).to_owned(),
