@@ -45,12 +45,13 @@ impl TrainSample {
             return Err(TrainError::Input("max_frames must be positive".into()));
         }
         let indices = rng.sorted_subset(clip.len(), max_frames);
-        let input = unisign::preprocess(clip, &FrameSelection::Indices(indices)).map_err(
-            |source| TrainError::Preprocess {
-                name: name.to_owned(),
-                source,
-            },
-        )?;
+        let input =
+            unisign::preprocess(clip, &FrameSelection::Indices(indices)).map_err(|source| {
+                TrainError::Preprocess {
+                    name: name.to_owned(),
+                    source,
+                }
+            })?;
         Ok(Self {
             name: name.to_owned(),
             input,
@@ -69,12 +70,23 @@ pub fn clip_from_unisign_poses(poses: &UnisignPoses) -> Result<NormalizedClip, T
         )));
     }
     let mut clip = NormalizedClip::default();
-    for (f, (xy, s)) in poses.keypoints_normalized.iter().zip(&poses.scores).enumerate() {
+    for (f, (xy, s)) in poses
+        .keypoints_normalized
+        .iter()
+        .zip(&poses.scores)
+        .enumerate()
+    {
         let xy: [[f64; 2]; NUM_KEYPOINTS] = xy.as_slice().try_into().map_err(|_| {
-            TrainError::Input(format!("frame {f} has {} keypoints, not {NUM_KEYPOINTS}", xy.len()))
+            TrainError::Input(format!(
+                "frame {f} has {} keypoints, not {NUM_KEYPOINTS}",
+                xy.len()
+            ))
         })?;
         let s: [f32; NUM_KEYPOINTS] = s.as_slice().try_into().map_err(|_| {
-            TrainError::Input(format!("frame {f} has {} scores, not {NUM_KEYPOINTS}", s.len()))
+            TrainError::Input(format!(
+                "frame {f} has {} scores, not {NUM_KEYPOINTS}",
+                s.len()
+            ))
         })?;
         clip.keypoints_normalized.push(xy);
         clip.scores.push(s);
@@ -144,7 +156,10 @@ pub fn collate(
         .max()
         .ok_or_else(|| TrainError::Input("empty batch".into()))?;
     if let Some(s) = samples.iter().find(|s| s.input.num_frames() == 0) {
-        return Err(TrainError::Input(format!("clip `{}` has no frames", s.name)));
+        return Err(TrainError::Input(format!(
+            "clip `{}` has no frames",
+            s.name
+        )));
     }
     let b = samples.len();
     let mut parts = Vec::with_capacity(4);
@@ -206,6 +221,3 @@ pub fn training_frame_selection(
 ) -> FrameSelection {
     FrameSelection::Indices(rng.sorted_subset(num_frames, max_frames.max(1)))
 }
-
-/// The default frame limit of the official loader.
-pub const DEFAULT_MAX_FRAMES: usize = MAX_FRAMES;

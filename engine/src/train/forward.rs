@@ -79,8 +79,12 @@ impl<'a> ForwardContext<'a> {
     /// f64, as PyTorch's CPU kernel accumulates), running statistics in evaluation.
     fn batch_norm(&mut self, x: &Tensor, module: &str, eps: f64) -> Result<Tensor, TrainError> {
         let (b, c, t, v) = x.dims4()?;
-        let weight = self.param(&format!("{module}.weight"))?.reshape((1, c, 1, 1))?;
-        let bias = self.param(&format!("{module}.bias"))?.reshape((1, c, 1, 1))?;
+        let weight = self
+            .param(&format!("{module}.weight"))?
+            .reshape((1, c, 1, 1))?;
+        let bias = self
+            .param(&format!("{module}.bias"))?
+            .reshape((1, c, 1, 1))?;
         let normed = match self.mode {
             Mode::Train => {
                 let x64 = x.to_dtype(DType::F64)?;
@@ -93,7 +97,9 @@ impl<'a> ForwardContext<'a> {
                 self.batch_norm_updates.push(BatchNormUpdate {
                     module: module.to_owned(),
                     mean: mean.detach().flatten_all()?.to_vec1::<f64>()?,
-                    var_unbiased: (var.detach() * correction)?.flatten_all()?.to_vec1::<f64>()?,
+                    var_unbiased: (var.detach() * correction)?
+                        .flatten_all()?
+                        .to_vec1::<f64>()?,
                 });
                 centered.broadcast_mul(&inv_std)?.to_dtype(DType::F32)?
             }
@@ -122,7 +128,9 @@ fn pointwise_conv(ctx: &ForwardContext, x: &Tensor, module: &str) -> Result<Tens
     let weight = ctx.param(&format!("{module}.weight"))?;
     let c_out = weight.dim(0)?;
     let weight = weight.reshape((c_out, c_in))?;
-    let bias = ctx.param(&format!("{module}.bias"))?.reshape((1, c_out, 1))?;
+    let bias = ctx
+        .param(&format!("{module}.bias"))?
+        .reshape((1, c_out, 1))?;
     Ok(weight
         .broadcast_matmul(&x.reshape((b, c_in, t * v))?)?
         .broadcast_add(&bias)?
@@ -160,7 +168,9 @@ fn temporal_conv(ctx: &mut ForwardContext, x: &Tensor, module: &str) -> Result<T
         .collect::<candle_core::Result<_>>()?;
     // (B, C, K, T, V): channel-major then tap, as the weight (C_out, C_in, K, 1) flattens.
     let unfolded = Tensor::stack(&taps, 2)?.reshape((b, c * kernel, t * v))?;
-    let bias = ctx.param(&format!("{module}.0.bias"))?.reshape((1, c_out, 1))?;
+    let bias = ctx
+        .param(&format!("{module}.0.bias"))?
+        .reshape((1, c_out, 1))?;
     let y = weight
         .reshape((c_out, c * kernel))?
         .broadcast_matmul(&unfolded)?
@@ -240,7 +250,12 @@ pub fn pose_tokens(ctx: &mut ForwardContext, parts: &[Tensor; 4]) -> Result<Tens
             }
         }
         for j in 0..config.temporal_blocks {
-            h = stgcn_block(ctx, &h, &format!("fusion_gcn_modules.{name}.layer0_{j}"), true)?;
+            h = stgcn_block(
+                ctx,
+                &h,
+                &format!("fusion_gcn_modules.{name}.layer0_{j}"),
+                true,
+            )?;
         }
         // Mean over joints → (B, C, T) → (B, T, C).
         pooled.push(h.mean(D::Minus1)?.transpose(1, 2)?);
@@ -275,10 +290,11 @@ pub fn encoder_inputs(
         )));
     }
     let ids = Tensor::new(prompt_ids, pose_tokens.device())?;
-    let prompt = shared
-        .index_select(&ids, 0)?
-        .unsqueeze(0)?
-        .broadcast_as((b, prompt_ids.len(), d_model))?;
+    let prompt =
+        shared
+            .index_select(&ids, 0)?
+            .unsqueeze(0)?
+            .broadcast_as((b, prompt_ids.len(), d_model))?;
     let inputs_embeds = Tensor::cat(&[&prompt, pose_tokens], 1)?;
     let ones = Tensor::ones((b, prompt_ids.len()), DType::F32, pose_tokens.device())?;
     let mask = Tensor::cat(&[&ones, &frame_mask.to_dtype(DType::F32)?], 1)?;

@@ -7,6 +7,7 @@
 //! [`trainer`] owns the parameters, optimizer state and gradient accumulation.
 
 pub mod batch;
+pub mod checkpoint;
 pub mod forward;
 pub mod optim;
 pub mod params;

@@ -162,7 +162,8 @@ pub fn cosine_lr(base_lr: f64, step: usize, warmup_steps: usize, total_steps: us
     let factor = if step < warmup_steps {
         step as f64 / warmup_steps.max(1) as f64
     } else {
-        let progress = (step - warmup_steps) as f64 / total_steps.saturating_sub(warmup_steps).max(1) as f64;
+        let progress =
+            (step - warmup_steps) as f64 / total_steps.saturating_sub(warmup_steps).max(1) as f64;
         (0.5 * (1.0 + (std::f64::consts::PI * 0.5 * 2.0 * progress).cos())).max(0.0)
     };
     base_lr * factor

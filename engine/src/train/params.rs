@@ -62,7 +62,7 @@ fn training_name(key: &str) -> String {
 }
 
 /// The checkpoint key of a training name: shared hand modules under `right`.
-fn checkpoint_name(name: &str) -> String {
+pub(crate) fn checkpoint_name(name: &str) -> String {
     for prefix in HAND_MODULES {
         if let Some(rest) = name.strip_prefix(&format!("{prefix}.left.")) {
             return format!("{prefix}.right.{rest}");
@@ -219,7 +219,11 @@ impl ParamStore {
     }
 
     /// Replaces a BatchNorm's statistics (loading a training checkpoint).
-    pub fn set_batch_norm(&mut self, module: &str, stats: BatchNormStats) -> Result<(), TrainError> {
+    pub fn set_batch_norm(
+        &mut self,
+        module: &str,
+        stats: BatchNormStats,
+    ) -> Result<(), TrainError> {
         match self.batch_norm.get_mut(module) {
             Some(slot) => {
                 *slot = stats;

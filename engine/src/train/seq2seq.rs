@@ -24,7 +24,9 @@ fn linear(x: &Tensor, weight: &Tensor) -> Result<Tensor, TrainError> {
     if let Some(last) = dims.last_mut() {
         *last = d_out;
     }
-    Ok(x.reshape((rows, d_in))?.matmul(&weight.t()?)?.reshape(dims)?)
+    Ok(x.reshape((rows, d_in))?
+        .matmul(&weight.t()?)?
+        .reshape(dims)?)
 }
 
 /// T5's RMSNorm: `w · x · rsqrt(mean(x²) + eps)`.
@@ -62,8 +64,7 @@ fn log_softmax_last_dim(x: &Tensor) -> Result<Tensor, TrainError> {
 /// (B, L, H·d_kv) → (B, H, L, d_kv).
 fn heads(x: &Tensor, num_heads: usize) -> Result<Tensor, TrainError> {
     let (b, l, inner) = x.dims3()?;
-    Ok(x
-        .reshape((b, l, num_heads, inner / num_heads))?
+    Ok(x.reshape((b, l, num_heads, inner / num_heads))?
         .transpose(1, 2)?
         .contiguous()?)
 }
@@ -78,16 +79,26 @@ fn attention(
     bias: &Tensor,
 ) -> Result<Tensor, TrainError> {
     let h = ctx.store.config.mt5.num_heads;
-    let q = heads(&linear(queries, &ctx.param(&format!("{module}.q.weight"))?)?, h)?;
-    let k = heads(&linear(keys_values, &ctx.param(&format!("{module}.k.weight"))?)?, h)?;
-    let v = heads(&linear(keys_values, &ctx.param(&format!("{module}.v.weight"))?)?, h)?;
+    let q = heads(
+        &linear(queries, &ctx.param(&format!("{module}.q.weight"))?)?,
+        h,
+    )?;
+    let k = heads(
+        &linear(keys_values, &ctx.param(&format!("{module}.k.weight"))?)?,
+        h,
+    )?;
+    let v = heads(
+        &linear(keys_values, &ctx.param(&format!("{module}.v.weight"))?)?,
+        h,
+    )?;
     let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
     let weights = ctx.dropout(&softmax_last_dim(&scores)?)?;
     let (b, lq, _) = queries.dims3()?;
-    let context = weights
-        .matmul(&v)?
-        .transpose(1, 2)?
-        .reshape((b, lq, h * ctx.store.config.mt5.d_kv))?;
+    let context =
+        weights
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .reshape((b, lq, h * ctx.store.config.mt5.d_kv))?;
     linear(&context, &ctx.param(&format!("{module}.o.weight"))?)
 }
 
@@ -132,7 +143,9 @@ fn position_bias(
 /// `(1 − mask) · f32::MIN` as (B, 1, 1, L).
 fn padding_bias(mask: &Tensor) -> Result<Tensor, TrainError> {
     let inverted = mask.to_dtype(DType::F32)?.affine(-1.0, 1.0)?;
-    Ok((inverted * f64::from(f32::MIN))?.unsqueeze(1)?.unsqueeze(1)?)
+    Ok((inverted * f64::from(f32::MIN))?
+        .unsqueeze(1)?
+        .unsqueeze(1)?)
 }
 
 /// `f32::MIN` above the diagonal, as (1, 1, L, L).
@@ -152,13 +165,26 @@ pub fn encode(
     let (_, len, _) = inputs_embeds.dims3()?;
     let device = inputs_embeds.device().clone();
     let prefix = "mt5_model.encoder";
-    let bias = position_bias(ctx, &format!("{prefix}.block.0.layer.0.SelfAttention"), len, len, true, &device)?
-        .broadcast_add(&padding_bias(attention_mask)?)?;
+    let bias = position_bias(
+        ctx,
+        &format!("{prefix}.block.0.layer.0.SelfAttention"),
+        len,
+        len,
+        true,
+        &device,
+    )?
+    .broadcast_add(&padding_bias(attention_mask)?)?;
     let mut h = ctx.dropout(inputs_embeds)?;
     for i in 0..ctx.store.config.mt5.num_layers {
         let layer = format!("{prefix}.block.{i}.layer");
         let normed = rms_norm(ctx, &h, &format!("{layer}.0.layer_norm"))?;
-        let attended = attention(ctx, &format!("{layer}.0.SelfAttention"), &normed, &normed, &bias)?;
+        let attended = attention(
+            ctx,
+            &format!("{layer}.0.SelfAttention"),
+            &normed,
+            &normed,
+            &bias,
+        )?;
         h = (&h + ctx.dropout(&attended)?)?;
         let normed = rms_norm(ctx, &h, &format!("{layer}.1.layer_norm"))?;
         let ff = feed_forward(ctx, &normed, &format!("{layer}.1.DenseReluDense"))?;
@@ -174,9 +200,11 @@ pub fn decoder_input_ids(labels: &[Vec<i64>], start: u32, pad: u32) -> Vec<Vec<u
         .iter()
         .map(|row| {
             std::iter::once(start)
-                .chain(row.iter().take(row.len().saturating_sub(1)).map(|&l| {
-                    if l == IGNORE_LABEL { pad } else { l as u32 }
-                }))
+                .chain(
+                    row.iter()
+                        .take(row.len().saturating_sub(1))
+                        .map(|&l| if l == IGNORE_LABEL { pad } else { l as u32 }),
+                )
                 .collect()
         })
         .collect()
@@ -195,7 +223,9 @@ pub fn decode(
     let b = ids.len();
     let len = ids.first().map_or(0, Vec::len);
     if len == 0 || ids.iter().any(|r| r.len() != len) {
-        return Err(TrainError::Input("targets must be non-empty and padded to one length".into()));
+        return Err(TrainError::Input(
+            "targets must be non-empty and padded to one length".into(),
+        ));
     }
     if let Some(bad) = ids.iter().flatten().find(|&&i| i as usize >= c.vocab_size) {
         return Err(TrainError::Input(format!(
@@ -206,16 +236,31 @@ pub fn decode(
     let flat: Vec<u32> = ids.into_iter().flatten().collect();
     let flat = Tensor::from_vec(flat, b * len, &device)?;
     let shared = ctx.param("mt5_model.shared.weight")?;
-    let embeds = shared.index_select(&flat, 0)?.reshape((b, len, c.d_model))?;
+    let embeds = shared
+        .index_select(&flat, 0)?
+        .reshape((b, len, c.d_model))?;
     let prefix = "mt5_model.decoder";
-    let self_bias = position_bias(ctx, &format!("{prefix}.block.0.layer.0.SelfAttention"), len, len, false, &device)?
-        .broadcast_add(&causal_bias(len, &device)?)?;
+    let self_bias = position_bias(
+        ctx,
+        &format!("{prefix}.block.0.layer.0.SelfAttention"),
+        len,
+        len,
+        false,
+        &device,
+    )?
+    .broadcast_add(&causal_bias(len, &device)?)?;
     let cross_bias = padding_bias(attention_mask)?;
     let mut h = ctx.dropout(&embeds)?;
     for i in 0..c.decoder_layers() {
         let layer = format!("{prefix}.block.{i}.layer");
         let normed = rms_norm(ctx, &h, &format!("{layer}.0.layer_norm"))?;
-        let attended = attention(ctx, &format!("{layer}.0.SelfAttention"), &normed, &normed, &self_bias)?;
+        let attended = attention(
+            ctx,
+            &format!("{layer}.0.SelfAttention"),
+            &normed,
+            &normed,
+            &self_bias,
+        )?;
         h = (&h + ctx.dropout(&attended)?)?;
         let normed = rms_norm(ctx, &h, &format!("{layer}.1.layer_norm"))?;
         let attended = attention(

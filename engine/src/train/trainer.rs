@@ -103,7 +103,9 @@ impl Trainer {
     /// A trainer over `store`; `config.trainable` decides which parameters train.
     pub fn new(mut store: ParamStore, config: TrainConfig) -> Result<Self, TrainError> {
         if config.accumulation_steps == 0 {
-            return Err(TrainError::Input("accumulation_steps must be positive".into()));
+            return Err(TrainError::Input(
+                "accumulation_steps must be positive".into(),
+            ));
         }
         if config.total_steps == 0 {
             return Err(TrainError::Input("total_steps must be positive".into()));
