@@ -1,5 +1,5 @@
 //! Training batches as the official loader builds them: the clip's frames subsampled past
-//! [`MAX_FRAMES`], `load_part_kp`, then `collate_fn` (each part padded to the longest clip by
+//! [`unisign::MAX_FRAMES`], `load_part_kp`, then `collate_fn` (each part padded to the longest clip by
 //! repeating its last frame, a frame mask of 1 on real frames) and the targets tokenised with
 //! padding, truncation at [`MAX_TARGET_TOKENS`] and `</s>`, padding ignored by the loss.
 
@@ -10,7 +10,7 @@ use super::rng::SeededRng;
 use crate::decode::tokenizer::MT5Tokenizer;
 use crate::keypoints::NUM_KEYPOINTS;
 use crate::keypoints::UnisignPoses;
-use crate::keypoints::unisign::{self, FrameSelection, MAX_FRAMES, NormalizedClip, UniSignInput};
+use crate::keypoints::unisign::{self, FrameSelection, NormalizedClip, UniSignInput};
 use crate::model::{Language, prompt_text};
 
 /// Target length limit of the official tokenizer call (`max_length=50`), `</s>` included.
@@ -32,7 +32,7 @@ pub struct TrainSample {
 
 impl TrainSample {
     /// Preprocesses `clip` as the official training loader does: all frames up to
-    /// `max_frames` (the official default is [`MAX_FRAMES`]), else a sorted random subset of
+    /// `max_frames` (the official default is [`unisign::MAX_FRAMES`]), else a sorted random subset of
     /// `max_frames` drawn from `rng`; then the clip-global normalisation.
     pub fn from_clip(
         name: &str,
