@@ -432,3 +432,72 @@ fn training_steps_match_the_official_code() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn pose_encoder_mode_freezes_mt5_and_accumulation_averages() {
+    let batch = batch();
+    let config = config();
+    let store = ParamStore::load(
+        &parity_dir().join("tiny_unisign_f32.pth"),
+        &config,
+        Trainable::PoseEncoder,
+    )
+    .unwrap();
+    let mt5_before: HashMap<String, Tensor> = store
+        .params()
+        .iter()
+        .filter(|(k, _)| k.starts_with("mt5_model."))
+        .map(|(k, v)| (k.clone(), v.as_tensor().copy().unwrap()))
+        .collect();
+    let pose_before = store.params()["pose_proj.weight"]
+        .as_tensor()
+        .copy()
+        .unwrap();
+    let mut trainer = Trainer::new(
+        store,
+        TrainConfig {
+            trainable: Trainable::PoseEncoder,
+            total_steps: 3,
+            accumulation_steps: 2,
+            dropout: 0.0,
+            ..TrainConfig::default()
+        },
+    )
+    .unwrap();
+    // Two micro-batches of the same batch, each weighted 1/2: the fixture's gradient.
+    let first = trainer.step(&batch).unwrap();
+    assert_eq!(first.grad_norm, None);
+    assert_eq!(first.optimizer_steps, 0);
+    trainer.accumulate(&batch).unwrap();
+    let grads_want = fixture("train_step1_grads.safetensors");
+    let grads = trainer.gradients();
+    assert!(grads.keys().all(|k| !k.starts_with("mt5_model.")));
+    assert_eq!(
+        grads.len(),
+        grads_want
+            .keys()
+            .filter(|k| !k.starts_with("mt5_model."))
+            .count()
+    );
+    for (name, ours) in grads {
+        if is_pre_batch_norm_bias(name) {
+            continue;
+        }
+        let e = relative_error(ours, &grads_want[name]);
+        assert!(
+            e < gradient_tolerance(name),
+            "gradient of {name}: rel {e:.2e}"
+        );
+    }
+    let (_, lr) = trainer.optimizer_step().unwrap();
+    assert_eq!(lr, 3e-4);
+    for (name, before) in &mt5_before {
+        let after = trainer.store.params()[name].as_tensor();
+        assert_eq!(relative_error(after, before), 0.0, "{name} moved");
+    }
+    let pose_after = trainer.store.params()["pose_proj.weight"].as_tensor();
+    assert!(
+        relative_error(pose_after, &pose_before) > 0.0,
+        "the pose encoder did not train"
+    );
+}
