@@ -162,7 +162,6 @@ pub struct PipelineConfig {
     pub captions: Option<CaptionConfig>,
 }
 
-
 /// Capture → consumer: frame `index` is due on screen now.
 #[derive(Clone, Debug)]
 pub struct FrameMsg {
