@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use super::segmenter::{Segment, SegmentEvent, Segmenter, SegmenterConfig};
 use super::{PipelineEvent, Shared, Stage, send_newest};
@@ -397,14 +397,8 @@ impl<D: Clone + Send + Sync + 'static> SegmenterStage<D> {
     }
 
     /// Finals are never dropped: wait for room unless the pipeline stops.
-    fn send_final(&self, finals: &Sender<TranslateJob>, mut job: TranslateJob) {
-        loop {
-            match finals.send_timeout(job, Duration::from_millis(50)) {
-                Ok(()) => return,
-                Err(SendTimeoutError::Timeout(back)) if !self.shared.stopped() => job = back,
-                Err(_) => return,
-            }
-        }
+    fn send_final(&self, finals: &Sender<TranslateJob>, job: TranslateJob) {
+        super::send_waiting(finals, job, || self.shared.stopped());
     }
 
     fn maybe_request_provisional(&self, state: &mut SegmenterState) {

@@ -315,16 +315,8 @@ impl<D: Clone + Send + Sync + 'static> CaptureWorker<D> {
     }
 
     /// Sends a job to the pose stage, waiting for room; false when the pipeline stops.
-    fn send_waiting(&self, mut job: PoseJob) -> bool {
-        loop {
-            match self.to_pose.send_timeout(job, Duration::from_millis(50)) {
-                Ok(()) => return true,
-                Err(crossbeam_channel::SendTimeoutError::Timeout(back)) if !self.stopped() => {
-                    job = back;
-                }
-                Err(_) => return false,
-            }
-        }
+    fn send_waiting(&self, job: PoseJob) -> bool {
+        super::send_waiting(&self.to_pose, job, || self.stopped())
     }
 
     /// Files: a clock over frame indices, with decode-ahead and pose-ahead while idle.

@@ -271,20 +271,10 @@ impl<D> Shared<D> {
 
     /// Sends an event that must not be lost (a final caption, the end), waiting for room
     /// unless the pipeline is stopping or the consumer has gone.
-    pub fn send_event_reliably(&self, mut event: PipelineEvent) {
-        loop {
-            match self
-                .events
-                .send_timeout(event, std::time::Duration::from_millis(50))
-            {
-                Ok(()) => break,
-                Err(crossbeam_channel::SendTimeoutError::Timeout(back)) if !self.stopped() => {
-                    event = back;
-                }
-                Err(_) => return,
-            }
+    pub fn send_event_reliably(&self, event: PipelineEvent) {
+        if send_waiting(&self.events, event, || self.stopped()) {
+            (self.repaint)();
         }
-        (self.repaint)();
     }
 
     pub fn fail(&self, stage: Stage, message: String) {
@@ -446,6 +436,18 @@ impl<D> Drop for Pipeline<D> {
         for handle in self.threads.drain(..) {
             // A worker that panicked has already reported nothing more useful than the panic.
             let _ = handle.join();
+        }
+    }
+}
+
+/// Sends `item`, waiting for room: for what must not be lost. Gives up, returning false, once
+/// `stopped` turns true or the receiver has gone.
+pub(crate) fn send_waiting<T>(sender: &Sender<T>, mut item: T, stopped: impl Fn() -> bool) -> bool {
+    loop {
+        match sender.send_timeout(item, std::time::Duration::from_millis(50)) {
+            Ok(()) => return true,
+            Err(crossbeam_channel::SendTimeoutError::Timeout(back)) if !stopped() => item = back,
+            Err(_) => return false,
         }
     }
 }

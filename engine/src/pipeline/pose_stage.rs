@@ -174,14 +174,16 @@ impl<D: Clone + Send + Sync + 'static> PoseWorker<D> {
             }
             return;
         }
-        let mut input = input;
-        loop {
-            match tx.send_timeout(input, Duration::from_millis(50)) {
-                Ok(()) => return,
-                Err(SendTimeoutError::Timeout(back)) if !self.shared.stopped() => input = back,
-                Err(_) => return,
-            }
-        }
+        super::send_waiting(tx, input, || self.shared.stopped());
+    }
+
+    /// A pose known already (a pose file) goes straight on to the segmenter.
+    fn forward_known(&self, frame: &Frame, pose: StoredPose) {
+        self.to_segmenter(SegmenterInput::Pose {
+            index: frame.index,
+            captured_at: frame.captured_at,
+            pose: pose.pose,
+        });
     }
 
     /// Stores a computed pose and tells the consumer and the segmenter.
@@ -241,11 +243,7 @@ impl<D: Clone + Send + Sync + 'static> PoseWorker<D> {
             let (frame, reply) = match job.kind {
                 JobKind::Estimate { frame, reply } => (frame, reply),
                 JobKind::Known { frame, pose } => {
-                    self.to_segmenter(SegmenterInput::Pose {
-                        index: frame.index,
-                        captured_at: frame.captured_at,
-                        pose: pose.pose,
-                    });
+                    self.forward_known(&frame, pose);
                     continue;
                 }
                 JobKind::EndOfStream => {
@@ -323,11 +321,7 @@ impl<D: Clone + Send + Sync + 'static> PoseWorker<D> {
             };
             let first = match job.kind {
                 JobKind::Known { frame, pose } => {
-                    self.to_segmenter(SegmenterInput::Pose {
-                        index: frame.index,
-                        captured_at: frame.captured_at,
-                        pose: pose.pose,
-                    });
+                    self.forward_known(&frame, pose);
                     continue;
                 }
                 JobKind::EndOfStream => break,
