@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod kernels;
 pub mod linear;
 pub mod mt5;
 pub mod pose_encoder;
