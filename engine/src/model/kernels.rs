@@ -71,7 +71,10 @@ fn avx2_fma_detected() -> bool {
 /// (beams) cost about as much as one. Runs on the rayon pool. Panics if the slice lengths do
 /// not match the shape (a caller bug).
 pub fn bf16_matmul(isa: Isa, x: &[f32], rows: usize, w: &[bf16], d_in: usize, y: &mut [f32]) {
-    assert!(d_in > 0 && w.len() % d_in == 0, "bf16_matmul: weight shape");
+    assert!(
+        d_in > 0 && w.len().is_multiple_of(d_in),
+        "bf16_matmul: weight shape"
+    );
     let d_out = w.len() / d_in;
     assert_eq!(x.len(), rows * d_in, "bf16_matmul: input shape");
     assert_eq!(y.len(), rows * d_out, "bf16_matmul: output shape");
@@ -169,7 +172,10 @@ const ELEMENTS_PER_TASK: usize = 16 * 1024;
 /// `out = gelu_new(gate) ⊙ up` (transformers' `gelu_new`, the tanh approximation), in
 /// parallel; the AVX2 build of the same code runs 8 lanes at a time. Panics on unequal lengths.
 pub fn gated_gelu(isa: Isa, gate: &[f32], up: &[f32], out: &mut [f32]) {
-    assert!(gate.len() == up.len() && up.len() == out.len(), "gated_gelu: lengths");
+    assert!(
+        gate.len() == up.len() && up.len() == out.len(),
+        "gated_gelu: lengths"
+    );
     let use_avx2 = isa == Isa::Avx2Fma && avx2_fma_detected();
     out.par_chunks_mut(ELEMENTS_PER_TASK)
         .zip(gate.par_chunks(ELEMENTS_PER_TASK))
@@ -224,7 +230,7 @@ pub fn exp_approx(x: f32) -> f32 {
     let p = p * r + 8.333_452e-3;
     let p = p * r + 4.166_579_6e-2;
     let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5.000_000_1e-1;
+    let p = p * r + 0.5;
     let y = p * (r * r) + r + 1.0;
     let scale = f32::from_bits(((n_int + 127) as u32) << 23);
     y * scale
@@ -392,7 +398,10 @@ mod tests {
         assert!(Isa::Portable.is_available());
         let (rows, d_in) = (3, 37);
         let x = values(rows * d_in, 7);
-        let w: Vec<bf16> = values(5 * d_in, 8).into_iter().map(bf16::from_f32).collect();
+        let w: Vec<bf16> = values(5 * d_in, 8)
+            .into_iter()
+            .map(bf16::from_f32)
+            .collect();
         let mut portable = vec![0f32; rows * 5];
         bf16_matmul(Isa::Portable, &x, rows, &w, d_in, &mut portable);
         for r in 0..rows {
@@ -428,7 +437,9 @@ mod tests {
             assert!((tanh_form(v) - reference(v)).abs() <= 1e-14, "{v}");
         }
         let mut gate: Vec<f32> = values(70_001, 11).iter().map(|v| v * 12.0).collect();
-        gate.extend([0.0, -0.0, 1e-30, -1e-30, 1e-4, -1e-4, 50.0, -50.0, 1e4, -1e4]);
+        gate.extend([
+            0.0, -0.0, 1e-30, -1e-30, 1e-4, -1e-4, 50.0, -50.0, 1e4, -1e4,
+        ]);
         let up = values(gate.len(), 12);
         let mut outputs = Vec::new();
         for isa in Isa::ALL.into_iter().filter(|isa| isa.is_available()) {
@@ -440,7 +451,10 @@ mod tests {
                 // (still far tighter than 1 + tanh(u) in f32, which cancels there).
                 let g64 = f64::from(g);
                 let tolerance = 1e-6 * (1.0 + g64 * g64) * want.abs() + 1e-30;
-                assert!((f64::from(o) - want).abs() <= tolerance, "{isa:?} gelu({g})·{u}: {o} vs {want}");
+                assert!(
+                    (f64::from(o) - want).abs() <= tolerance,
+                    "{isa:?} gelu({g})·{u}: {o} vs {want}"
+                );
             }
             outputs.push(out);
         }

@@ -68,7 +68,8 @@ impl GatedFeedForward {
         let up = up.flatten_all()?.to_vec1::<f32>()?;
         let mut hidden = vec![0f32; gate.len()];
         gated_gelu(Isa::selected(), &gate, &up, &mut hidden);
-        self.wo.forward(&Tensor::from_vec(hidden, shape, x.device())?)
+        self.wo
+            .forward(&Tensor::from_vec(hidden, shape, x.device())?)
     }
 }
 
@@ -234,10 +235,11 @@ impl Attention {
             .contiguous()?;
         let scores = q.matmul(&keys.t()?)?.broadcast_add(bias)?;
         let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = weights
-            .matmul(values)?
-            .transpose(1, 2)?
-            .reshape((n, lq, self.num_heads * self.d_kv))?;
+        let context = weights.matmul(values)?.transpose(1, 2)?.reshape((
+            n,
+            lq,
+            self.num_heads * self.d_kv,
+        ))?;
         self.o.forward(&context)
     }
 }
@@ -281,8 +283,12 @@ impl SelfAttentionCache {
             cache.keys = Tensor::cat(&[&cache.keys, &more], 2)?;
             cache.values = Tensor::cat(&[&cache.values, &more], 2)?;
         }
-        cache.keys.slice_set(&new_keys.contiguous()?, 2, cache.len)?;
-        cache.values.slice_set(&new_values.contiguous()?, 2, cache.len)?;
+        cache
+            .keys
+            .slice_set(&new_keys.contiguous()?, 2, cache.len)?;
+        cache
+            .values
+            .slice_set(&new_values.contiguous()?, 2, cache.len)?;
         cache.len += 1;
         Ok((
             cache.keys.narrow(2, 0, cache.len)?,
