@@ -6,7 +6,8 @@ Writes into --out-dir (once; reused when present):
   config.json                   the MT5Config
   mt5_base_random.safetensors   the weights, keys as the Uni-Sign checkpoint has them
                                 ("mt5_model." prefix, without the two embed_tokens aliases)
-  inputs.safetensors            inputs_embeds_<L> (1, L, 768) per encoder length
+  inputs.safetensors            inputs_embeds_<L> (1, L, 768) per encoder length; lengths
+                                missing from an earlier run's file are added
 Then prints one JSON object: per encoder length the encoder ms, greedy ms/token and beam-4
 ms/step (best of --repeats after a warm-up), the greedy ids and first-step logits of the first
 length (for the full-size parity check), and the process's max RSS.
@@ -34,6 +35,13 @@ def config():
         feed_forward_proj="gated-gelu", tie_word_embeddings=False, dropout_rate=0.0,
         decoder_start_token_id=0, eos_token_id=1, pad_token_id=0,
     )
+
+
+def save_atomically(tensors, path):
+    """safetensors file written beside its place, then renamed over it."""
+    tmp = path + ".tmp"
+    save_file(tensors, tmp)
+    os.replace(tmp, path)
 
 
 def best_ms(fn, repeats):
@@ -71,14 +79,20 @@ def main():
             for k, v in model.state_dict().items()
             if not k.endswith("embed_tokens.weight")
         }
-        save_file(state, weights_path)
-        cfg.to_json_file(os.path.join(args.out_dir, "config.json"))
-        gen = torch.Generator().manual_seed(args.seed + 1)
-        save_file(
-            {f"inputs_embeds_{n}": torch.randn(1, n, cfg.d_model, generator=gen) for n in lengths},
-            inputs_path,
-        )
+        save_atomically(state, weights_path)
         del model
+    config_path = os.path.join(args.out_dir, "config.json")
+    if not os.path.exists(config_path):
+        cfg.to_json_file(config_path)
+    # A folder made for other encoder lengths gets the missing inputs added; each length has
+    # its own seed, so an input does not depend on which lengths were asked for before.
+    inputs = load_file(inputs_path) if os.path.exists(inputs_path) else {}
+    missing = [n for n in lengths if f"inputs_embeds_{n}" not in inputs]
+    if missing:
+        for n in missing:
+            gen = torch.Generator().manual_seed(args.seed + 1 + 1000 * n)
+            inputs[f"inputs_embeds_{n}"] = torch.randn(1, n, cfg.d_model, generator=gen)
+        save_atomically(inputs, inputs_path)
     if args.prepare_only:
         return
     model = MT5ForConditionalGeneration(cfg).eval()
@@ -86,10 +100,9 @@ def main():
     state["encoder.embed_tokens.weight"] = state["shared.weight"]
     state["decoder.embed_tokens.weight"] = state["shared.weight"]
     model.load_state_dict(state, strict=True)
-    inputs = load_file(inputs_path)
 
     n = args.new_tokens
-    results = {"threads": args.threads, "new_tokens": n, "lengths": {}}
+    results = {"torch_version": torch.__version__, "threads": args.threads, "new_tokens": n, "lengths": {}}
     with torch.inference_mode():
         for i, length in enumerate(lengths):
             embeds = inputs[f"inputs_embeds_{length}"]
@@ -110,7 +123,7 @@ def main():
             if i == 0:
                 out = gen(num_beams=1, output_logits=True, return_dict_in_generate=True)
                 entry["greedy_ids"] = out.sequences[0].tolist()
-                save_file(
+                save_atomically(
                     {
                         "encoder_last_hidden_state": hidden.contiguous(),
                         "greedy_step_logits": torch.cat([l for l in out.logits[:3]], 0).contiguous(),

@@ -1,5 +1,6 @@
 //! `signcap bench model`: the mT5-base translator (random weights, full size) timed next to
-//! PyTorch on the same weights and inputs, plus a full-size parity check.
+//! PyTorch on the same weights and inputs, plus a full-size parity check. Both sides time
+//! their whole search (`generate`) for a fixed number of new tokens.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -7,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use candle_core::{DType, Device, Tensor};
-use signcap_engine::decode::StepDecoder;
+use signcap_engine::decode::{SearchConfig, StepDecoder, generate};
 use signcap_engine::model::{Mt5, Mt5Config, checkpoint::read_safetensors, load_mt5};
 
 /// Arguments of `signcap bench model`.
@@ -78,32 +79,72 @@ fn greedy_fixed(
     Ok((ids, all_logits))
 }
 
-/// Decoder steps with 4 hypotheses and a cache reorder per step: the model side of a
-/// beam-4 search step (the search bookkeeping itself is negligible).
-fn four_hypothesis_steps(
+/// A decoder whose `</s>` logit is −∞, as transformers' `min_new_tokens` makes it, so a
+/// search runs its full length on random weights.
+struct SuppressEos<D> {
+    inner: D,
+    eos_token_id: u32,
+}
+
+impl<D: StepDecoder> StepDecoder for SuppressEos<D> {
+    type Error = D::Error;
+
+    fn vocab_size(&self) -> usize {
+        self.inner.vocab_size()
+    }
+
+    fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>, D::Error> {
+        let mut logits = self.inner.step(tokens)?;
+        let vocab = self.inner.vocab_size();
+        for row in logits.chunks_exact_mut(vocab.max(1)) {
+            if let Some(eos) = row.get_mut(self.eos_token_id as usize) {
+                *eos = f32::NEG_INFINITY;
+            }
+        }
+        Ok(logits)
+    }
+
+    fn reorder(&mut self, parents: &[usize]) -> Result<(), D::Error> {
+        self.inner.reorder(parents)
+    }
+}
+
+/// The product's search (`generate`: greedy for 1 beam, else beam search with its
+/// log-softmax, top-k and cache reorders) for exactly `n` new tokens.
+fn search_fixed(
     mt5: &Mt5,
     encoder_hidden_states: &Tensor,
     mask: &Tensor,
     n: usize,
+    num_beams: usize,
 ) -> anyhow::Result<()> {
-    let mut decoder = mt5.start_decoding(encoder_hidden_states, mask)?;
-    let mut tokens = [0u32; 4];
-    for step in 0..n {
-        let logits = decoder.step(&tokens)?;
-        let vocab = decoder.vocab_size();
-        for (h, token) in tokens.iter_mut().enumerate() {
-            let row = &logits[h * vocab..(h + 1) * vocab];
-            *token = row
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i as u32)
-                .unwrap_or(0);
-        }
-        let parents = [0, step % 4, 1, 2];
-        decoder.reorder(&parents)?;
+    let config = mt5.config();
+    let mut decoder = SuppressEos {
+        inner: mt5.start_decoding(encoder_hidden_states, mask)?,
+        eos_token_id: config.eos_token_id,
+    };
+    let search = SearchConfig {
+        num_beams,
+        max_new_tokens: n,
+        decoder_start_token_id: config.decoder_start_token_id,
+        eos_token_id: config.eos_token_id,
+        ..SearchConfig::default()
+    };
+    let generation = generate(&mut decoder, &search)?;
+    if generation.ids.len() != n + 1 {
+        bail!(
+            "the search produced {} tokens instead of {n}",
+            generation.ids.len() - 1
+        );
     }
     Ok(())
+}
+
+/// The CPU's model name (`/proc/cpuinfo`).
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string())
 }
 
 /// Peak resident memory of this process in MB (`VmHWM`).
@@ -157,13 +198,32 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
     let load_s = load_start.elapsed().as_secs_f64();
     let inputs = read_safetensors(&args.work_dir.join("inputs.safetensors"))?;
 
+    let candle_threads = candle_core::utils::get_num_threads();
+    if candle_threads != args.threads {
+        eprintln!(
+            "warning: signcap uses {candle_threads} threads (RAYON_NUM_THREADS), PyTorch {}; set RAYON_NUM_THREADS={} to compare like with like",
+            args.threads, args.threads
+        );
+    }
     println!(
-        "mT5-base (random weights), signcap weights {}, PyTorch f32, {} threads, {} new tokens, best of {} after a warm-up; load {load_s:.1} s",
-        args.weights, args.threads, args.new_tokens, args.repeats
+        "mT5-base (random weights), signcap weights {} ({:?} kernels, {candle_threads} threads), PyTorch {} f32 ({} threads), {} new tokens, best of {} after a warm-up; load {load_s:.1} s",
+        args.weights,
+        signcap_engine::model::kernels::Isa::selected(),
+        torch["torch_version"].as_str().unwrap_or("?"),
+        args.threads,
+        args.new_tokens,
+        args.repeats
     );
+    if let Some(cpu) = cpu_model() {
+        println!("CPU: {cpu}");
+    }
     println!(
-        "{:>7} | {:>21} | {:>27} | {:>27}",
-        "enc len", "encoder ms (torch)", "greedy ms/token (torch)", "4-hyp step ms (torch beam4)"
+        "{:>7} | {:>23} | {:>27} | {:>27} | {:>8}",
+        "enc len",
+        "encoder ms (torch)",
+        "greedy ms/token (torch)",
+        "beam-4 ms/step (torch)",
+        "beam/greedy"
     );
     for &len in &args.encoder_lengths {
         let embeds = inputs
@@ -176,22 +236,22 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
         })?;
         let hidden = mt5.encode(embeds, &mask)?;
         let greedy_ms = best_ms(args.repeats, || {
-            greedy_fixed(&mt5, &hidden, &mask, args.new_tokens)?;
-            Ok(())
+            search_fixed(&mt5, &hidden, &mask, args.new_tokens, 1)
         })? / args.new_tokens as f64;
         let beam_ms = best_ms(args.repeats, || {
-            four_hypothesis_steps(&mt5, &hidden, &mask, args.new_tokens)
+            search_fixed(&mt5, &hidden, &mask, args.new_tokens, 4)
         })? / args.new_tokens as f64;
         let t = &torch["lengths"][len.to_string()];
         let f = |k: &str| t[k].as_f64().unwrap_or(f64::NAN);
         println!(
-            "{len:>7} | {enc_ms:>9.1} ({:>7.1}) ×{:.2} | {greedy_ms:>11.1} ({:>7.1}) ×{:.2} | {beam_ms:>11.1} ({:>7.1}) ×{:.2}",
+            "{len:>7} | {enc_ms:>9.1} ({:>7.1}) ×{:.2} | {greedy_ms:>11.1} ({:>7.1}) ×{:.2} | {beam_ms:>11.1} ({:>7.1}) ×{:.2} | {:>8.2}",
             f("encoder_ms"),
             enc_ms / f("encoder_ms"),
             f("greedy_ms_per_token"),
             greedy_ms / f("greedy_ms_per_token"),
             f("beam4_ms_per_step"),
             beam_ms / f("beam4_ms_per_step"),
+            beam_ms / greedy_ms,
         );
         if len == first_len {
             let expected =

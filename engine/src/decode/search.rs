@@ -2,6 +2,8 @@
 //! Uni-Sign calls it (`num_beams=4, max_new_tokens=100`, length penalty 1, `early_stopping=False`):
 //! the `BeamSearchScorer`/`BeamHypotheses` rules, f32 running scores, f64 hypothesis scores.
 
+use rayon::prelude::*;
+
 use super::{Generation, StepDecoder};
 
 /// Settings of a search; [`Default`] is Uni-Sign's evaluation call.
@@ -95,6 +97,51 @@ struct Candidate {
     logprob: f32,
     beam: usize,
     token: u32,
+}
+
+/// Candidate order: higher score first, ties to the lower (beam, token).
+fn by_rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    b.score
+        .total_cmp(&a.score)
+        .then((a.beam, a.token).cmp(&(b.beam, b.token)))
+}
+
+/// The top `wanted` candidates of one beam, in rank order: its row is scanned once into a
+/// small sorted buffer instead of sorting the vocabulary.
+fn best_of_beam(
+    beam: usize,
+    beam_score: f32,
+    logits: &[f32],
+    (max, log_sum): (f32, f32),
+    wanted: usize,
+) -> Vec<Candidate> {
+    let mut best: Vec<Candidate> = Vec::with_capacity(wanted + 1);
+    // Score of the worst kept candidate once the buffer is full: anything strictly below it
+    // cannot enter, which skips almost every token with one comparison.
+    let mut threshold = f32::NEG_INFINITY;
+    for (token, &x) in logits.iter().enumerate() {
+        let logprob = x - max - log_sum;
+        let score = beam_score + logprob;
+        if score < threshold {
+            continue;
+        }
+        let c = Candidate {
+            score,
+            logprob,
+            beam,
+            token: token as u32,
+        };
+        if best.len() == wanted && best.last().is_some_and(|worst| by_rank(&c, worst).is_ge()) {
+            continue;
+        }
+        let at = best.partition_point(|e| by_rank(e, &c).is_lt());
+        best.insert(at, c);
+        best.truncate(wanted);
+        if best.len() == wanted {
+            threshold = best[wanted - 1].score;
+        }
+    }
+    best
 }
 
 /// Greedy search: the arg-max token (first on ties) until `</s>` or the length limit.
@@ -224,52 +271,22 @@ pub fn beam_search<D: StepDecoder>(
     let candidates_wanted = 2 * num_beams;
     loop {
         // Top 2·beams of (beam score + token log-prob), ties to the lower (beam, token). Each
-        // beam contributes at most 2·beams, so each row is scanned once into a small buffer
-        // instead of sorting beams × vocabulary entries.
+        // beam contributes at most 2·beams, so each row is scanned once (rows and beams in
+        // parallel) instead of sorting beams × vocabulary entries.
         let normalizers: Vec<(f32, f32)> = rows
-            .chunks_exact(vocab_size)
+            .par_chunks_exact(vocab_size)
             .map(log_softmax_normalizer)
             .collect();
-        let by_rank = |a: &Candidate, b: &Candidate| {
-            b.score
-                .total_cmp(&a.score)
-                .then((a.beam, a.token).cmp(&(b.beam, b.token)))
-        };
-        let mut candidates: Vec<Candidate> = Vec::with_capacity(2 * candidates_wanted);
-        for (b, beam) in beams.iter().enumerate() {
-            let row = row_of_beam[b];
-            let (max, log_sum) = normalizers[row];
-            let logits = &rows[row * vocab_size..(row + 1) * vocab_size];
-            let mut best: Vec<Candidate> = Vec::with_capacity(candidates_wanted + 1);
-            // Score of the worst kept candidate once the buffer is full: anything strictly
-            // below it cannot enter, which skips almost every token with one comparison.
-            let mut threshold = f32::NEG_INFINITY;
-            for (token, &x) in logits.iter().enumerate() {
-                let logprob = x - max - log_sum;
-                let score = beam.score + logprob;
-                if score < threshold {
-                    continue;
-                }
-                let c = Candidate {
-                    score,
-                    logprob,
-                    beam: b,
-                    token: token as u32,
-                };
-                if best.len() == candidates_wanted
-                    && best.last().is_some_and(|worst| by_rank(&c, worst).is_ge())
-                {
-                    continue;
-                }
-                let at = best.partition_point(|e| by_rank(e, &c).is_lt());
-                best.insert(at, c);
-                best.truncate(candidates_wanted);
-                if best.len() == candidates_wanted {
-                    threshold = best[candidates_wanted - 1].score;
-                }
-            }
-            candidates.extend(best);
-        }
+        let per_beam: Vec<Vec<Candidate>> = beams
+            .par_iter()
+            .enumerate()
+            .map(|(b, beam)| {
+                let row = row_of_beam[b];
+                let logits = &rows[row * vocab_size..(row + 1) * vocab_size];
+                best_of_beam(b, beam.score, logits, normalizers[row], candidates_wanted)
+            })
+            .collect();
+        let mut candidates: Vec<Candidate> = per_beam.into_iter().flatten().collect();
         candidates.sort_by(by_rank);
         candidates.truncate(candidates_wanted);
 

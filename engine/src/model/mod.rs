@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod hub;
+pub mod kernels;
 pub mod linear;
 pub mod mt5;
 pub mod pose_encoder;

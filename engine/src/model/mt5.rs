@@ -7,6 +7,7 @@
 use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
+use super::kernels::{Isa, gated_gelu};
 use super::linear::Linear;
 
 use super::ModelError;
@@ -57,9 +58,18 @@ impl GatedFeedForward {
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        // candle's `gelu` is the tanh approximation, i.e. transformers' `gelu_new`.
-        let gate = self.wi_0.forward(x)?.gelu()?;
-        self.wo.forward(&(gate * self.wi_1.forward(x)?)?)
+        // transformers' `gelu_new` (the tanh approximation), fused with the product and run
+        // in parallel: candle's `gelu` is one thread of scalar tanh, a large share of the
+        // encoder's time.
+        let gate = self.wi_0.forward(x)?;
+        let up = self.wi_1.forward(x)?;
+        let shape = gate.shape().clone();
+        let gate = gate.flatten_all()?.to_vec1::<f32>()?;
+        let up = up.flatten_all()?.to_vec1::<f32>()?;
+        let mut hidden = vec![0f32; gate.len()];
+        gated_gelu(Isa::selected(), &gate, &up, &mut hidden);
+        self.wo
+            .forward(&Tensor::from_vec(hidden, shape, x.device())?)
     }
 }
 
@@ -201,6 +211,89 @@ impl Attention {
             .transpose(1, 2)?
             .reshape((b, lq, self.num_heads * self.d_kv))?;
         self.o.forward(&context)
+    }
+}
+
+impl Attention {
+    /// Attention of N hypotheses' queries (N, Lq, d) over keys and values that all share
+    /// (1, H, Lk, d_kv), with an additive bias broadcastable to (1, H, 1, Lk): the hypotheses
+    /// become query rows of one product, so the keys and values are read once per step and
+    /// never copied per hypothesis.
+    fn attend_shared(
+        &self,
+        query_states: &Tensor,
+        keys: &Tensor,
+        values: &Tensor,
+        bias: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        let (n, lq, _) = query_states.dims3()?;
+        let q = self
+            .q
+            .forward(query_states)?
+            .reshape((1, n * lq, self.num_heads, self.d_kv))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let scores = q.matmul(&keys.t()?)?.broadcast_add(bias)?;
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let context = weights.matmul(values)?.transpose(1, 2)?.reshape((
+            n,
+            lq,
+            self.num_heads * self.d_kv,
+        ))?;
+        self.o.forward(&context)
+    }
+}
+
+/// One layer's self-attention keys and values (N, H, capacity, d_kv), the first `len`
+/// positions filled: a step writes its position in place instead of concatenating. Not
+/// `Clone`: a clone would share the storage that `append` writes in place.
+#[derive(Debug)]
+struct SelfAttentionCache {
+    keys: Tensor,
+    values: Tensor,
+    len: usize,
+}
+
+/// Positions a new self-attention cache holds before it grows (doubling).
+const SELF_CACHE_INITIAL_CAPACITY: usize = 32;
+
+impl SelfAttentionCache {
+    /// Appends one position (N, H, 1, d_kv) and returns the filled keys and values.
+    fn append(
+        entry: &mut Option<Self>,
+        new_keys: &Tensor,
+        new_values: &Tensor,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let cache = match entry {
+            Some(cache) => cache,
+            None => {
+                let (n, h, _, d) = new_keys.dims4()?;
+                let shape = (n, h, SELF_CACHE_INITIAL_CAPACITY, d);
+                let zeros = Tensor::zeros(shape, DType::F32, new_keys.device())?;
+                entry.insert(Self {
+                    keys: zeros.clone(),
+                    values: zeros.copy()?,
+                    len: 0,
+                })
+            }
+        };
+        let capacity = cache.keys.dim(2)?;
+        if cache.len == capacity {
+            let more = cache.keys.zeros_like()?;
+            cache.keys = Tensor::cat(&[&cache.keys, &more], 2)?;
+            cache.values = Tensor::cat(&[&cache.values, &more], 2)?;
+        }
+        cache
+            .keys
+            .slice_set(&new_keys.contiguous()?, 2, cache.len)?;
+        cache
+            .values
+            .slice_set(&new_values.contiguous()?, 2, cache.len)?;
+        cache.len += 1;
+        Ok((
+            cache.keys.narrow(2, 0, cache.len)?,
+            cache.values.narrow(2, 0, cache.len)?,
+        ))
     }
 }
 
@@ -361,7 +454,7 @@ impl Mt5 {
             model: self,
             cross,
             cross_bias: additive_mask(attention_mask)?,
-            self_cache: vec![None; self.decoder_blocks.len()],
+            self_cache: self.decoder_blocks.iter().map(|_| None).collect(),
             position: 0,
         })
     }
@@ -374,8 +467,8 @@ pub struct Mt5Decoder<'a> {
     cross: Vec<(Tensor, Tensor)>,
     /// Additive encoder padding mask (1, 1, 1, L_enc).
     cross_bias: Tensor,
-    /// Per layer, self-attention keys and values so far (N, H, steps, d_kv).
-    self_cache: Vec<Option<(Tensor, Tensor)>>,
+    /// Per layer, self-attention keys and values so far.
+    self_cache: Vec<Option<SelfAttentionCache>>,
     /// Tokens consumed per hypothesis so far.
     position: usize,
 }
@@ -385,12 +478,12 @@ impl Mt5Decoder<'_> {
     pub fn step_tensor(&mut self, tokens: &[u32]) -> Result<Tensor, ModelError> {
         let model = self.model;
         let n = tokens.len();
-        if let Some(Some((k, _))) = self.self_cache.first()
-            && k.dim(0)? != n
+        if let Some(Some(cache)) = self.self_cache.first()
+            && cache.keys.dim(0)? != n
         {
             return Err(ModelError::Input(format!(
                 "decoder step got {n} tokens for {} cached hypotheses",
-                k.dim(0)?
+                cache.keys.dim(0)?
             )));
         }
         if let Some(bad) = tokens
@@ -426,19 +519,16 @@ impl Mt5Decoder<'_> {
             let normed = block.self_attention_norm.forward(&h)?;
             let new_k = attn.heads(&attn.k.forward(&normed)?)?;
             let new_v = attn.heads(&attn.v.forward(&normed)?)?;
-            let (keys, values) = match &self.self_cache[i] {
-                Some((k, v)) => (Tensor::cat(&[k, &new_k], 2)?, Tensor::cat(&[v, &new_v], 2)?),
-                None => (new_k, new_v),
-            };
+            let (keys, values) =
+                SelfAttentionCache::append(&mut self.self_cache[i], &new_k, &new_v)?;
             h = (&h + attn.attend(&normed, &keys, &values, &self_bias)?)?;
-            self.self_cache[i] = Some((keys, values));
 
             let normed = block.cross_attention_norm.forward(&h)?;
             let (ck, cv) = &self.cross[i];
             h = (&h
                 + block
                     .cross_attention
-                    .attend(&normed, ck, cv, &self.cross_bias)?)?;
+                    .attend_shared(&normed, ck, cv, &self.cross_bias)?)?;
 
             let normed = block.feed_forward_norm.forward(&h)?;
             h = (&h + block.feed_forward.forward(&normed)?)?;
@@ -454,20 +544,26 @@ impl Mt5Decoder<'_> {
         Ok(logits)
     }
 
-    /// New hypothesis `i` continues old hypothesis `parents[i]`.
+    /// New hypothesis `i` continues old hypothesis `parents[i]`; the hypothesis count may
+    /// change. Copies the caches only when the order changes.
     pub fn reorder_cache(&mut self, parents: &[usize]) -> Result<(), ModelError> {
+        let Some(Some(first)) = self.self_cache.first() else {
+            return Ok(());
+        };
+        let n = first.keys.dim(0)?;
+        if let Some(bad) = parents.iter().find(|&&p| p >= n) {
+            return Err(ModelError::Input(format!(
+                "reorder parent {bad} out of range for {n} hypotheses"
+            )));
+        }
+        if parents.len() == n && parents.iter().enumerate().all(|(i, &p)| i == p) {
+            return Ok(());
+        }
         let index: Vec<u32> = parents.iter().map(|&p| p as u32).collect();
         let index = Tensor::new(index.as_slice(), &self.model.device)?;
-        for entry in self.self_cache.iter_mut() {
-            if let Some((k, v)) = entry {
-                let n = k.dim(0)?;
-                if let Some(bad) = parents.iter().find(|&&p| p >= n) {
-                    return Err(ModelError::Input(format!(
-                        "reorder parent {bad} out of range for {n} hypotheses"
-                    )));
-                }
-                *entry = Some((k.index_select(&index, 0)?, v.index_select(&index, 0)?));
-            }
+        for cache in self.self_cache.iter_mut().flatten() {
+            cache.keys = cache.keys.index_select(&index, 0)?;
+            cache.values = cache.values.index_select(&index, 0)?;
         }
         Ok(())
     }
