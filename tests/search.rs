@@ -194,6 +194,18 @@ fn beam_beats_greedy_by_hand() {
         "{} vs {want}",
         beam.score
     );
+    // The other beam is kept as the alternative: a different sequence, scored lower, in the
+    // same id space (start token first).
+    assert_eq!(beam.alternatives.len(), 1, "{:?}", beam.alternatives);
+    let (other_ids, other_score) = &beam.alternatives[0];
+    assert_eq!(other_ids[0], 0);
+    assert_ne!(other_ids, &beam.ids);
+    assert!(
+        *other_score <= beam.score,
+        "{other_score} vs {}",
+        beam.score
+    );
+    assert!(greedy.alternatives.is_empty());
 }
 
 /// With `</s>` never likely the search runs to the limit and returns the live best beam.

@@ -34,6 +34,10 @@ pub struct Generation {
     pub score: f32,
     /// Whether the sequence ended with `</s>` rather than at the length limit.
     pub finished_with_eos: bool,
+    /// The other finished beams, best first: ids (from the start token) and score (beam search
+    /// only; the alternatives of a single-sign classifier).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<(Vec<u32>, f32)>,
 }
 
 impl Generation {

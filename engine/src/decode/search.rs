@@ -177,6 +177,7 @@ pub fn greedy_search<D: StepDecoder>(
         token_logprobs,
         score: score as f32,
         finished_with_eos,
+        alternatives: Vec::new(),
     })
 }
 
@@ -360,20 +361,26 @@ pub fn beam_search<D: StepDecoder>(
         }
     }
     // Python's stable sort then pop(): the highest score, the last added among equals.
-    let best = hypotheses
-        .beams
-        .iter()
-        .enumerate()
-        .max_by(|(ia, a), (ib, b)| a.score.total_cmp(&b.score).then(ia.cmp(ib)))
-        .map(|(_, h)| h)
+    let mut ranked: Vec<&Hypothesis> = hypotheses.beams.iter().collect();
+    ranked.reverse();
+    ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let best = *ranked
+        .first()
         .ok_or_else(|| SearchError::Config("no hypothesis was produced".into()))?;
-    let mut ids = Vec::with_capacity(best.tokens.len() + 1);
-    ids.push(config.decoder_start_token_id);
-    ids.extend_from_slice(&best.tokens);
+    let with_start = |tokens: &[u32]| {
+        let mut ids = Vec::with_capacity(tokens.len() + 1);
+        ids.push(config.decoder_start_token_id);
+        ids.extend_from_slice(tokens);
+        ids
+    };
     Ok(Generation {
-        ids,
+        ids: with_start(&best.tokens),
         token_logprobs: best.logprobs.clone(),
         score: best.score as f32,
         finished_with_eos: best.finished_with_eos,
+        alternatives: ranked[1..]
+            .iter()
+            .map(|h| (with_start(&h.tokens), h.score as f32))
+            .collect(),
     })
 }

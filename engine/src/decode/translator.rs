@@ -278,11 +278,22 @@ impl Translator {
                 .translate(&self.tokenizer, input, self.language, &search)
         })?;
         let confidence = translation.generation.confidence();
+        // A single-sign classifier's other beams are the signs it found next most likely.
+        let alternatives = if is_isolated_sign_checkpoint(&self.config.checkpoint) {
+            translation
+                .generation
+                .alternatives
+                .iter()
+                .map(|(ids, score)| Ok((self.tokenizer.decode(ids, true, true)?, *score)))
+                .collect::<Result<Vec<_>, TokenizerError>>()?
+        } else {
+            Vec::new()
+        };
         Ok(TranslatedClip {
             translation,
             confidence,
             frame_indices: input.frame_indices.clone(),
-            alternatives: Vec::new(),
+            alternatives,
         })
     }
 
