@@ -491,7 +491,15 @@ pub fn random_weights(
     seed: u64,
 ) -> Result<Weights, ModelError> {
     let device = candle_core::Device::Cpu;
-    device.set_seed(seed)?;
+    // candle's CPU device cannot be seeded: a small xorshift generator keeps runs repeatable.
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        // 24 random bits in (0, 1).
+        ((state >> 40) as f32 + 0.5) / (1u64 << 24) as f32
+    };
     let mut tensors = HashMap::new();
     for ExpectedKey { key, shape } in expected_keys(config) {
         let ones = key.ends_with("layer_norm.weight")
@@ -505,12 +513,16 @@ pub fn random_weights(
             Tensor::zeros(shape.as_slice(), DType::F32, &device)?
         } else {
             let fan_in: usize = shape.iter().skip(1).product::<usize>().max(1);
-            Tensor::randn(
-                0f32,
-                1.0 / (fan_in as f32).sqrt(),
-                shape.as_slice(),
-                &device,
-            )?
+            let std = 1.0 / (fan_in as f32).sqrt();
+            let count: usize = shape.iter().product();
+            // Box-Muller: two uniforms give one normal sample.
+            let values: Vec<f32> = (0..count)
+                .map(|_| {
+                    let (u, v) = (uniform(), uniform());
+                    std * (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+                })
+                .collect();
+            Tensor::from_vec(values, shape.as_slice(), &device)?
         };
         tensors.insert(key, tensor.to_dtype(dtype)?);
     }
