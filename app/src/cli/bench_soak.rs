@@ -69,7 +69,7 @@ pub fn run(args: BenchSoakArgs) -> anyhow::Result<()> {
     let pipeline: Pipeline<()> = Pipeline::start(
         SourceRequest::Camera(0),
         Arc::new(move |_| {
-            let camera = ScriptedSource::new(info.clone(), frames.clone()).live();
+            let camera = ScriptedSource::new(info.clone(), frames.clone());
             Ok(Box::new(PacedSource::new(
                 Box::new(camera),
                 paced_clock.clone(),
