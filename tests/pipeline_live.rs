@@ -16,6 +16,13 @@ use signcap_engine::pipeline::{
 };
 use signcap_engine::source::{FrameSource, VideoFile};
 
+/// The soak measures this process's memory: no other test of this binary may run beside it.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn tiny_translator(max_new_tokens: usize) -> Arc<Translator> {
     let parity = signcap_tests::shared_dir().join("reference/parity");
     let config = TranslatorConfig {
@@ -50,6 +57,7 @@ fn step(pipeline: &Pipeline<()>, clock: &ManualClock, frames: u64, fps: f64) {
 
 #[test]
 fn provisional_captions_then_a_final_one_equal_to_translating_the_segment() {
+    let _alone = one_at_a_time();
     let video =
         signcap_tests::shared_dir().join("eval-media/videos/ase_what-is-your-name_25fps.mp4");
     let clock = ManualClock::new();
@@ -63,7 +71,7 @@ fn provisional_captions_then_a_final_one_equal_to_translating_the_segment() {
             Ok(Box::new(PacedSource::new(
                 Box::new(video),
                 paced_clock.clone(),
-                false,
+                Some(1),
             )) as Box<dyn FrameSource>)
         }),
         Arc::new(create_engine_estimator),
@@ -195,6 +203,7 @@ fn rss_kb() -> u64 {
 /// utterance gets its final caption, nothing queues up, and memory stays flat.
 #[test]
 fn a_long_scripted_stream_neither_stalls_nor_grows() {
+    let _alone = one_at_a_time();
     let sequence = Arc::new(
         signcap_engine::keypoints::read_pose_file(
             &signcap_tests::shared_dir()
@@ -234,7 +243,7 @@ fn a_long_scripted_stream_neither_stalls_nor_grows() {
         SourceRequest::Camera(0),
         Arc::new(move |_| {
             let camera = signcap_engine::source::ScriptedSource::new(info.clone(), frames.clone());
-            let paced = PacedSource::new(Box::new(camera), paced_clock.clone(), true);
+            let paced = PacedSource::new(Box::new(camera), paced_clock.clone(), None);
             *unplug_slot.lock().unwrap() = Some(paced.close_handle());
             Ok(Box::new(paced) as Box<dyn FrameSource>)
         }),
