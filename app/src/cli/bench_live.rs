@@ -17,6 +17,8 @@ use signcap_engine::model::{
     Mt5Config, PoseEncoderConfig, UniSign, UniSignConfig, WeightPrecision,
 };
 use signcap_engine::pipeline::paced::PacedSource;
+
+use crate::gui::latency::percentile;
 use signcap_engine::pipeline::{
     CaptionConfig, CaptureMode, Pipeline, PipelineConfig, PipelineEvent, SegmentNotice,
     SegmenterConfig, SourceRequest, SystemClock, create_engine_estimator, open_engine_source,
@@ -57,8 +59,8 @@ struct RunFigures {
     pose_fps: f64,
     source_fps: f64,
     utterances: usize,
-    provisional_gaps_ms: Vec<f64>,
-    final_after_window_ms: Vec<f64>,
+    provisional_gaps_ms: Vec<f32>,
+    final_after_window_ms: Vec<f32>,
     dropped_before_pose: u64,
 }
 
@@ -83,7 +85,7 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
     let weights = random_weights(&config, DType::BF16, 7)?;
     let model = UniSign::from_weights(&weights, &config, WeightPrecision::Stored)?;
     drop(weights);
-    println!("cpu: {}", cpu_model());
+    println!("cpu: {}", super::machine::cpu_model());
     println!(
         "clip: {}, {} passes, max {} new tokens, provisional every {} ms",
         args.video.display(),
@@ -112,9 +114,10 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
         );
     }
     for f in &figures {
+        let ms = |values: &[f32], p: f64| percentile(values, p).unwrap_or(0.0);
         let (p50, p95) = (
-            percentile(&f.final_after_window_ms, 50.0),
-            percentile(&f.final_after_window_ms, 95.0),
+            ms(&f.final_after_window_ms, 0.5),
+            ms(&f.final_after_window_ms, 0.95),
         );
         println!(
             "beams {}: pose {:.1} fps held (source {:.2} fps, {} frames dropped before pose); {} utterances; provisional gap p50 {:.0} ms, max {:.0} ms; final caption after the window's last frame p50 {:.0} ms, p95 {:.0} ms",
@@ -123,13 +126,13 @@ pub fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
             f.source_fps,
             f.dropped_before_pose,
             f.utterances,
-            percentile(&f.provisional_gaps_ms, 50.0),
-            f.provisional_gaps_ms.iter().copied().fold(0.0, f64::max),
+            ms(&f.provisional_gaps_ms, 0.5),
+            ms(&f.provisional_gaps_ms, 1.0),
             p50,
             p95,
         );
     }
-    if let Some(rss) = super::bench_model::max_rss_mb() {
+    if let Some(rss) = super::machine::peak_rss_mb() {
         println!("peak RSS: {rss:.0} MB");
     }
     Ok(())
@@ -143,12 +146,8 @@ fn stream(args: &BenchLiveArgs, translator: Arc<Translator>) -> anyhow::Result<R
     let pipeline: Pipeline<()> = Pipeline::start(
         SourceRequest::File(args.video.clone()),
         Arc::new(move |request| {
-            let looped = Looped::new(open_engine_source(request)?, passes);
-            Ok(Box::new(PacedSource::new(
-                Box::new(looped),
-                paced_clock.clone(),
-                false,
-            )) as _)
+            let clip = open_engine_source(request)?;
+            Ok(Box::new(PacedSource::new(clip, paced_clock.clone(), Some(passes))) as _)
         }),
         Arc::new(create_engine_estimator),
         Arc::new(|_| ()),
@@ -183,13 +182,13 @@ fn stream(args: &BenchLiveArgs, translator: Arc<Translator>) -> anyhow::Result<R
                 if let Some((utterance, at)) = last_provisional
                     && utterance == update.span.utterance
                 {
-                    provisional_gaps_ms.push((update.ready_at - at).as_secs_f64() * 1000.0);
+                    provisional_gaps_ms.push((update.ready_at - at).as_secs_f32() * 1000.0);
                 }
                 last_provisional = Some((update.span.utterance, update.ready_at));
             }
             PipelineEvent::Caption(update) => {
                 if let Some(last) = update.last_frame_captured_at {
-                    final_after_window_ms.push((update.ready_at - last).as_secs_f64() * 1000.0);
+                    final_after_window_ms.push((update.ready_at - last).as_secs_f32() * 1000.0);
                 }
                 last_provisional = None;
             }
@@ -211,46 +210,6 @@ fn stream(args: &BenchLiveArgs, translator: Arc<Translator>) -> anyhow::Result<R
             .dropped_before_pose
             .load(Ordering::Relaxed),
     })
-}
-
-/// A source played `passes` times back to back.
-struct Looped {
-    inner: Box<dyn signcap_engine::source::FrameSource>,
-    passes_left: usize,
-}
-
-impl Looped {
-    fn new(inner: Box<dyn signcap_engine::source::FrameSource>, passes: usize) -> Self {
-        Self {
-            inner,
-            passes_left: passes,
-        }
-    }
-}
-
-impl signcap_engine::source::FrameSource for Looped {
-    fn info(&self) -> &signcap_engine::source::SourceInfo {
-        self.inner.info()
-    }
-
-    fn next_frame(
-        &mut self,
-    ) -> Result<Option<signcap_engine::source::Frame>, signcap_engine::source::SourceError> {
-        loop {
-            if let Some(frame) = self.inner.next_frame()? {
-                return Ok(Some(frame));
-            }
-            self.passes_left = self.passes_left.saturating_sub(1);
-            if self.passes_left == 0 {
-                return Ok(None);
-            }
-            self.inner.seek(0)?;
-        }
-    }
-
-    fn seek(&mut self, frame_index: u64) -> Result<(), signcap_engine::source::SourceError> {
-        self.inner.seek(frame_index)
-    }
 }
 
 /// A real `tokenizers` Unigram tokenizer with mT5's special ids and `vocab_size` pieces: the
@@ -304,28 +263,4 @@ fn write_synthetic_tokenizer(path: &std::path::Path, vocab_size: usize) -> anyho
     });
     std::fs::write(path, serde_json::to_vec(&json)?)
         .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// The `p`-th percentile (nearest rank) of `values`, 0 when empty.
-fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// The CPU's model name from /proc/cpuinfo.
-pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, name)| name.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }

@@ -140,21 +140,6 @@ fn search_fixed(
     Ok(())
 }
 
-/// The CPU's model name (`/proc/cpuinfo`).
-fn cpu_model() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("model name"))?;
-    Some(line.split_once(':')?.1.trim().to_string())
-}
-
-/// Peak resident memory of this process in MB (`VmHWM`).
-pub(crate) fn max_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 /// Runs the command.
 pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
     let Some(&first_len) = args.encoder_lengths.first() else {
@@ -214,9 +199,7 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
         args.new_tokens,
         args.repeats
     );
-    if let Some(cpu) = cpu_model() {
-        println!("CPU: {cpu}");
-    }
+    println!("CPU: {}", super::machine::cpu_model());
     println!(
         "{:>7} | {:>23} | {:>27} | {:>27} | {:>8}",
         "enc len",
@@ -288,7 +271,7 @@ pub fn run(args: BenchModelArgs) -> anyhow::Result<()> {
     }
     println!(
         "max RSS: signcap {:.0} MB, PyTorch {:.0} MB",
-        max_rss_mb().unwrap_or(f64::NAN),
+        super::machine::peak_rss_mb().unwrap_or(f64::NAN),
         torch["max_rss_mb"].as_f64().unwrap_or(f64::NAN)
     );
     Ok(())

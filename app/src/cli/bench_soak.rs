@@ -73,7 +73,7 @@ pub fn run(args: BenchSoakArgs) -> anyhow::Result<()> {
             Ok(Box::new(PacedSource::new(
                 Box::new(camera),
                 paced_clock.clone(),
-                true,
+                None,
             )) as Box<dyn FrameSource>)
         }),
         Arc::new(create_engine_estimator),
@@ -90,7 +90,7 @@ pub fn run(args: BenchSoakArgs) -> anyhow::Result<()> {
         clock,
         || {},
     );
-    println!("cpu: {}", super::bench_live::cpu_model());
+    println!("cpu: {}", super::machine::cpu_model());
     let started = Instant::now();
     let total = Duration::from_secs_f64(args.minutes * 60.0);
     let sample_every = Duration::from_secs_f64(args.sample_seconds);
@@ -126,7 +126,7 @@ pub fn run(args: BenchSoakArgs) -> anyhow::Result<()> {
                 }
             }
             last = now;
-            let rss = rss_mb().unwrap_or(0.0);
+            let rss = super::machine::rss_mb().unwrap_or(0.0);
             samples_mb.push(rss);
             println!(
                 "{:6.0} s  RSS {rss:7.1} MB  frames {}  poses {}  segmented {}  utterances {utterances}  finals {finals}  provisional {provisional}  dropped before pose {}",
@@ -161,12 +161,4 @@ pub fn run(args: BenchSoakArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Resident memory of this process in MB (`VmRSS`).
-fn rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }

@@ -80,7 +80,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<()> {
             let source = open_engine_source(request)?;
             Ok(match request {
                 SourceRequest::File(_) => {
-                    Box::new(PacedSource::new(source, paced_clock.clone(), false)) as _
+                    Box::new(PacedSource::new(source, paced_clock.clone(), Some(1))) as _
                 }
                 SourceRequest::Camera(_) => source,
             })

@@ -9,6 +9,7 @@ pub mod caption;
 pub mod convert;
 pub mod eval;
 pub mod live;
+pub mod machine;
 pub mod model_args;
 pub mod models;
 pub mod pose;

@@ -12,21 +12,23 @@ use crate::source::{Frame, FrameSource, SourceError, SourceInfo};
 /// Longest real wait between two checks of the clock (so a stopped pipeline is noticed).
 const MAX_WAIT: Duration = Duration::from_millis(50);
 
-/// Plays `inner` at its frame rate as a live source, optionally looping it.
+/// Plays `inner` at its frame rate as a live source, a number of times or forever.
 pub struct PacedSource {
     inner: Box<dyn FrameSource>,
     info: SourceInfo,
     clock: Arc<dyn Clock>,
     period: Duration,
-    loops: bool,
+    /// Times the clip plays; `None` is forever.
+    passes: Option<usize>,
+    passes_done: usize,
     next_index: u64,
     started_at: Option<Duration>,
     closed: Arc<AtomicBool>,
 }
 
 impl PacedSource {
-    /// Paces `inner` on `clock`; with `loops` it starts over at the end, forever.
-    pub fn new(inner: Box<dyn FrameSource>, clock: Arc<dyn Clock>, loops: bool) -> Self {
+    /// Paces `inner` on `clock`, playing it `passes` times back to back (`None`: forever).
+    pub fn new(inner: Box<dyn FrameSource>, clock: Arc<dyn Clock>, passes: Option<usize>) -> Self {
         let mut info = inner.info().clone();
         let fps = if info.fps > 0.0 { info.fps } else { 30.0 };
         // A camera has no length.
@@ -37,7 +39,8 @@ impl PacedSource {
             info,
             clock,
             period: Duration::from_secs_f64(1.0 / fps),
-            loops,
+            passes,
+            passes_done: 0,
             next_index: 0,
             started_at: None,
             closed: Arc::new(AtomicBool::new(false)),
@@ -66,14 +69,18 @@ impl FrameSource for PacedSource {
         }
         let mut frame = match self.inner.next_frame()? {
             Some(frame) => frame,
-            None if self.loops && self.next_index > 0 => {
+            None => {
+                self.passes_done += 1;
+                // An empty clip would loop without ever giving a frame.
+                if self.next_index == 0 || self.passes.is_some_and(|n| self.passes_done >= n) {
+                    return Ok(None);
+                }
                 self.inner.seek(0)?;
                 match self.inner.next_frame()? {
                     Some(frame) => frame,
                     None => return Ok(None),
                 }
             }
-            None => return Ok(None),
         };
         // Indices and times run on across loops, as a camera's do.
         frame.index = self.next_index;

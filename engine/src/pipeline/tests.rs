@@ -433,7 +433,7 @@ fn a_paced_stream_follows_the_clock_it_is_given() {
             let paced = paced::PacedSource::new(
                 Box::new(ScriptedSource::new(info.clone(), frames.clone())),
                 paced_clock.clone(),
-                false,
+                Some(1),
             );
             *close_slot.lock().unwrap() = Some(paced.close_handle());
             Box::new(paced)
@@ -495,7 +495,7 @@ fn a_camera_failing_mid_utterance_says_so_and_still_closes_the_utterance() {
             Box::new(paced::PacedSource::new(
                 Box::new(camera),
                 paced_clock.clone(),
-                false,
+                Some(1),
             ))
         },
         30..90,
